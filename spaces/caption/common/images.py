@@ -1,0 +1,77 @@
+"""Images in and out of the apps, checked before they cost a model call.
+
+Uploads arrive as file paths and are sent on as the original file: no decode and re-encode, no
+base64 (InferenceClient posts the raw bytes, and its `image_to_text` rejects a PIL image anyway).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from common.errors import user_error
+
+# 40 megapixels covers any camera photo; larger is almost surely a decompression bomb.
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An uploaded image file, checked. Remote backends send `path` (InferenceClient posts the
+    file's bytes with a Content-Type from its name); local ones decode `data`."""
+
+    path: Path
+    data: bytes
+
+    def decode(self) -> Image.Image:
+        """The pixels, in RGB, for in-process models."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(self.data))
+            image.load()
+        return image.convert("RGB")
+
+
+def read_image(path: str | Path | None) -> EncodedImage:
+    """An uploaded image, after checking that it is an image of a sane size.
+
+    Raises a `gr.Error` naming the problem for a missing file, a file that is not an image, or an
+    image too large to process.
+    """
+    if path is None:
+        raise user_error("Upload an image first.")
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) > MAX_IMAGE_BYTES:
+        raise user_error(
+            f"The image is {len(data) / 2**20:.0f} MB; the limit is {MAX_IMAGE_BYTES // 2**20} MB."
+        )
+    _check_header(data)
+    return EncodedImage(path, data)
+
+
+def _check_header(data: bytes) -> None:
+    """Read only the header: a bomb is refused before a single pixel is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise _too_large("far too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise user_error(
+            "This file is not an image Pillow can read: upload a PNG, JPEG, WebP or GIF."
+        ) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _too_large(f"{width}x{height} pixels")
+
+
+def _too_large(size: str) -> Exception:
+    limit = MAX_IMAGE_PIXELS // 1_000_000
+    return user_error(f"The image has {size}, over the limit of {limit} megapixels: resize it and try again.")

@@ -1,0 +1,63 @@
+"""Describe-and-draw: caption an image, then paint a new image from that caption."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import gradio as gr
+from PIL import Image
+
+from common.settings import Settings
+from common.tasks.caption import CaptionTask
+from common.tasks.imagegen import ImageGenTask
+
+
+class DescribeAndDrawTask:
+    def __init__(self, settings: Settings) -> None:
+        self.captioner = CaptionTask(settings)
+        self.painter = ImageGenTask(settings)
+
+    async def caption(self, image: str | None) -> str:
+        """Describe an image in one sentence.
+
+        Args:
+            image: the image to describe.
+
+        Returns:
+            The caption.
+        """
+        return await self.captioner.caption(image)
+
+    async def generate(
+        self,
+        caption: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+    ) -> Image.Image:
+        """Paint a new image from a caption, with the image model's default settings.
+
+        Args:
+            caption: the description to paint.
+
+        Returns:
+            The generated image.
+        """
+        return await self.painter.render(self.painter.request(caption), progress)
+
+    async def caption_and_generate(
+        self,
+        image: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+    ) -> AsyncIterator[tuple[str, Image.Image | None]]:
+        """Caption an image, then paint a new image from the caption, in one go.
+
+        The caption is shown as soon as it is known, while the new image is painted.
+
+        Args:
+            image: the image to start from.
+
+        Returns:
+            The caption, and the image painted from it.
+        """
+        caption = await self.caption(image)
+        yield caption, None
+        yield caption, await self.generate(caption, progress)

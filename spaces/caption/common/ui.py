@@ -1,0 +1,56 @@
+"""What every app does the same way around its UI: queue sizing and launching.
+
+Queue limits are set when the demo is built, not at launch, so they hold however the demo is
+served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import gradio as gr
+
+from common.settings import Settings, Task
+from common.validation import Range
+
+# Remote calls wait on the network, not the CPU: many can be in flight at once. Gradio's default
+# of one per event would make every visitor wait for the previous one.
+REMOTE_CONCURRENCY = 64
+# An in-process model uses the whole CPU or GPU; running two at once only makes both slower.
+LOCAL_CONCURRENCY = 1
+# Beyond this many waiting requests new ones are refused at once instead of queueing for minutes.
+QUEUE_MAX_SIZE = 256
+MAX_UPLOAD_SIZE = "25mb"
+
+
+def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:
+    """A slider over exactly the range the server accepts for the same value."""
+    return gr.Slider(
+        label=label,
+        minimum=allowed.minimum,
+        maximum=allowed.maximum,
+        value=allowed.default,
+        step=allowed.step,
+        info=info,
+    )
+
+
+def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
+    """Size the demo's queue for where its tasks run; returns the demo for chaining."""
+    remote = all(settings.backend_for(task) == "remote" for task in tasks)
+    return demo.queue(
+        default_concurrency_limit=REMOTE_CONCURRENCY if remote else LOCAL_CONCURRENCY,
+        max_size=QUEUE_MAX_SIZE,
+    )
+
+
+def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
+    """Launch one app from the command line: `python app.py [--share]`.
+
+    The address comes from GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, as Gradio reads them.
+    """
+    parser = argparse.ArgumentParser(description=demo.title)
+    parser.add_argument("--share", action="store_true", help="also serve the app on a public share link")
+    args = parser.parse_args(argv)
+    demo.launch(share=args.share or None, max_file_size=MAX_UPLOAD_SIZE)

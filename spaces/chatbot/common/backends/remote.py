@@ -1,0 +1,263 @@
+"""Remote backends: `AsyncInferenceClient` against inference providers or a self-hosted endpoint.
+
+A URL target (`HF_API_*_BASE`) is called as given: non-chat tasks POST to exactly that URL, chat
+goes to `URL/v1/chat/completions`. A hub model id goes through the configured provider.
+Handlers are async so one process serves many visitors while requests wait on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+from huggingface_hub import AsyncInferenceClient
+from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
+from PIL import Image, UnidentifiedImageError
+
+from common.backends.base import ImageRequest, StepCallback
+from common.chat import Message
+from common.errors import (
+    AuthenticationError,
+    BackendFailureError,
+    BackendTimeoutError,
+    BackendUnreachableError,
+    InferenceError,
+    InputRejectedError,
+    MalformedReplyError,
+    ModelLoadingError,
+    ModelNotFoundError,
+    RateLimitError,
+    StreamInterruptedError,
+    UnsupportedModelError,
+)
+from common.images import EncodedImage
+from common.settings import TaskSettings
+
+T = TypeVar("T")
+
+# A loading model is waited for, but not longer than this in all, so a visitor is never left hanging.
+LOADING_WAIT_LIMIT = 60.0
+MAX_ATTEMPTS = 4
+# 5xx errors other than "loading" get one quick second chance: gateways fail transiently.
+RETRY_DELAY = 1.0
+LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
+
+
+def describe_target(config: TaskSettings) -> str:
+    """How messages name the backend: the endpoint URL without credentials, or model and provider."""
+    if config.endpoint_url:
+        parts = urlsplit(config.endpoint_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return f"the endpoint {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
+    provider = (
+        "Hugging Face inference providers" if config.provider == "auto" else f"provider {config.provider}"
+    )
+    return f"{config.model} on {provider}"
+
+
+class RemoteBackend:
+    """Shared plumbing: one long-lived client per event loop, retries, error translation."""
+
+    def __init__(self, config: TaskSettings, token: str | None) -> None:
+        self.config = config
+        self.where = describe_target(config)
+        self._token = token
+        # Clients hold connection pools bound to the loop that opened them; a process that runs
+        # several servers (tests, serve-all) has several loops.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def new_client(self) -> AsyncInferenceClient:
+        return AsyncInferenceClient(
+            model=self.config.target,
+            provider=None if self.config.endpoint_url else self.config.provider,  # type: ignore[arg-type]
+            token=self._token,
+            timeout=self.config.timeout,
+        )
+
+    def client(self) -> AsyncInferenceClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self.new_client()
+        return client
+
+    async def call(
+        self,
+        request: Callable[[AsyncInferenceClient], Awaitable[T]],
+        client: AsyncInferenceClient | None = None,
+    ) -> T:
+        """Run one request, waiting for a loading model and retrying a transient 5xx, within bounds."""
+        deadline = time.monotonic() + LOADING_WAIT_LIMIT
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await request(client or self.client())
+            except LIBRARY_ERRORS as error:
+                failure = translate_error(error, self.where, self.config.timeout)
+            delay = retry_delay(failure, attempt)
+            if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
+                raise failure
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the loop either returns or raises")
+
+
+def retry_delay(failure: InferenceError, attempt: int) -> float | None:
+    """Seconds to wait before trying again, or None when a retry cannot help."""
+    if isinstance(failure, ModelLoadingError):
+        backoff = 2.0 ** (attempt - 1)
+        return min(max(failure.estimated_time or 0.0, backoff), 20.0)
+    if isinstance(failure, BackendFailureError) and attempt == 1:
+        return RETRY_DELAY
+    return None
+
+
+def translate_error(error: Exception, where: str, timeout: float) -> InferenceError:
+    """The `InferenceError` a person can act on for an exception raised by InferenceClient."""
+    if isinstance(error, HfHubHTTPError):
+        return _from_status(error, where)
+    if isinstance(error, (InferenceTimeoutError, httpx2.TimeoutException)):
+        return BackendTimeoutError(where, timeout)
+    if isinstance(error, TextGenerationError):
+        return BackendFailureError(where, _short(str(error)))
+    if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+        return StreamInterruptedError(where, "the server closed the connection")
+    if isinstance(error, httpx2.TransportError):
+        return BackendUnreachableError(where, _short(str(error)) or type(error).__name__)
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError, UnidentifiedImageError)):
+        return MalformedReplyError(where, "not the JSON or image this task returns")
+    if isinstance(error, ValueError) and str(error).startswith(("Invalid input data", "Invalid data type")):
+        return MalformedReplyError(where, "the reply has the wrong shape")
+    if isinstance(error, ValueError):
+        return UnsupportedModelError(where, _short(str(error)))
+    return BackendFailureError(where, type(error).__name__)
+
+
+def _from_status(error: HfHubHTTPError, where: str) -> InferenceError:
+    status = error.response.status_code
+    detail = f"HTTP {status}"
+    server_message = _server_message(error)
+    if status == 503 and "loading" in server_message.lower():
+        return ModelLoadingError(where, _estimated_time(error))
+    if status == 429:
+        return RateLimitError(where, detail)
+    if status in (401, 403):
+        return AuthenticationError(where, detail)
+    if status == 404:
+        return ModelNotFoundError(where, detail)
+    if status in (400, 413, 422):
+        return InputRejectedError(where, f"{detail}: {server_message}" if server_message else detail)
+    return BackendFailureError(where, f"{detail}: {server_message}" if server_message else detail)
+
+
+def _server_message(error: HfHubHTTPError) -> str:
+    """The server's own explanation, if it sent one as JSON; HTML error pages are not repeated."""
+    message = error.server_message or ""
+    if "<html" in message.lower() or "<!doctype" in message.lower():
+        return ""
+    return _short(message)
+
+
+def _estimated_time(error: HfHubHTTPError) -> float | None:
+    try:
+        body = error.response.json()
+    except (ValueError, httpx2.ResponseNotRead):
+        return None
+    value = body.get("estimated_time") if isinstance(body, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RemoteSummarizer(RemoteBackend):
+    async def summarize(self, text: str, *, min_length: int, max_length: int) -> str:
+        result = await self.call(
+            lambda client: client.summarization(
+                text, generate_parameters={"min_length": min_length, "max_length": max_length}
+            )
+        )
+        return _require_text(result.get("summary_text"), self.where, "summary_text")
+
+
+class RemoteTokenClassifier(RemoteBackend):
+    async def classify_tokens(self, text: str) -> list[dict[str, Any]]:
+        result = await self.call(
+            lambda client: client.token_classification(text, aggregation_strategy="simple")
+        )
+        pieces = [dict(item) for item in result]
+        if not all(("entity" in p or "entity_group" in p) and "word" in p for p in pieces):
+            raise MalformedReplyError(self.where, "entities without a label or word")
+        return pieces
+
+
+class RemoteCaptioner(RemoteBackend):
+    async def caption(self, image: EncodedImage) -> str:
+        result = await self.call(lambda client: client.image_to_text(image.path))
+        return _require_text(result.get("generated_text"), self.where, "generated_text").strip()
+
+
+class RemoteImageGenerator(RemoteBackend):
+    async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image:
+        return await self.call(
+            lambda client: client.text_to_image(
+                request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                width=request.width,
+                height=request.height,
+                seed=request.seed,
+            )
+        )
+
+
+class RemoteChat(RemoteBackend):
+    async def stream_reply(
+        self, messages: list[Message], *, temperature: float, max_tokens: int
+    ) -> AsyncGenerator[str, None]:
+        """Stream deltas over a connection owned by this reply.
+
+        The client's exit stack keeps every stream it opened until the client closes, so a
+        long-lived client would keep a stopped reply's connection open and the server would go on
+        generating. A client scoped to the reply closes the stream the moment the visitor stops.
+        """
+        async with self.new_client() as client:
+            stream = await self.call(
+                lambda client: client.chat_completion(
+                    messages,
+                    # Servers such as vLLM and Ollama route on the payload's model name; the URL
+                    # alone would send "dummy".
+                    model=self.config.model if self.config.endpoint_url else None,
+                    stream=True,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                ),
+                client,
+            )
+            try:
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+            except LIBRARY_ERRORS as error:
+                failure = translate_error(error, self.where, self.config.timeout)
+                if isinstance(failure, BackendTimeoutError):
+                    raise StreamInterruptedError(
+                        self.where, f"no data for {self.config.timeout:g} s"
+                    ) from error
+                raise failure from error
+
+
+def _require_text(value: object, where: str, field: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedReplyError(where, f"no {field!r} string in the reply")
+    return value

@@ -1,0 +1,42 @@
+"""Named-entity recognition: whole entities over the original text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.backends import token_classification_backend
+from common.entities import Entity, highlight, merge_entities
+from common.errors import InferenceError, backend_error
+from common.settings import Settings
+from common.validation import clean_text
+
+# BERT-base reads 512 word pieces; 2,000 characters stays well inside that for English prose.
+MAX_TEXT_CHARS = 2_000
+# One colour per CoNLL-2003 type, readable on light and dark themes.
+ENTITY_COLORS = {"PER": "#60a5fa", "ORG": "#f59e0b", "LOC": "#34d399", "MISC": "#c084fc"}
+
+
+class NerTask:
+    def __init__(self, settings: Settings) -> None:
+        self.backend = token_classification_backend(settings)
+        self.model = settings.ner.model
+
+    async def analyse(self, text: str) -> tuple[str, list[Entity]]:
+        """The cleaned text and its entities; offsets refer to the cleaned text."""
+        text = clean_text(text, what="text", max_chars=MAX_TEXT_CHARS)
+        try:
+            reply = await self.backend.classify_tokens(text)
+        except InferenceError as error:
+            raise backend_error(error) from None
+        return text, merge_entities(text, reply)
+
+    async def ner(self, text: str) -> dict[str, Any]:
+        """Find the people, organisations, locations and other names in a text.
+
+        Args:
+            text: English text to analyse.
+
+        Returns:
+            The text with one labelled span per whole entity (PER, ORG, LOC or MISC).
+        """
+        return highlight(*await self.analyse(text))

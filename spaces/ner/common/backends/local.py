@@ -1,0 +1,295 @@
+"""Local backends: transformers and diffusers models run in this process.
+
+Used when a task has neither an endpoint URL nor a token, or with INFERENCE_BACKEND=local. A model is
+loaded on first use, once per process, whichever app asks first; a process that serves one app loads
+only that app's model. torch, transformers and diffusers are imported only here and only when a
+model loads, so the remote-only Space folders never need them.
+
+Model calls run in worker threads: the event loop keeps serving other visitors meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from common.backends.base import ImageRequest, StepCallback
+from common.chat import Message
+from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError
+from common.images import EncodedImage
+from common.settings import TaskSettings
+
+T = TypeVar("T")
+
+INSTALL_HINT = (
+    "install the local runtime with `pip install -r requirements-local.txt`, or use remote inference "
+    "by setting HF_TOKEN or an HF_API_*_BASE endpoint URL"
+)
+# Longest wait for the next streamed token before the reply counts as stalled.
+STREAM_TOKEN_TIMEOUT = 120.0
+CAPTION_MAX_TOKENS = 40
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where models run and in which precision: half precision on a GPU, full on the CPU."""
+
+    name: str
+    dtype: Any
+
+
+def pick_device() -> Device:
+    """CUDA, then Apple MPS, then the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return Device("cuda", torch.float16)
+    if torch.backends.mps.is_available():
+        return Device("mps", torch.float16)
+    return Device("cpu", torch.float32)
+
+
+class _ModelCache:
+    """Loaded models by key, each loaded exactly once even when first requested concurrently."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, ...], Any] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._models:
+                self._models[key] = load()
+            return self._models[key]
+
+
+MODELS = _ModelCache()
+
+
+class LocalBackend:
+    """Shared plumbing: lazy loading in a worker thread and translation of load failures."""
+
+    kind = "model"
+
+    def __init__(self, config: TaskSettings) -> None:
+        self.config = config
+        self.where = config.model
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+    def model(self) -> Any:
+        """The loaded model, loading it now if this is the first use in the process."""
+        return MODELS.get((type(self).__name__, self.config.model), self._load_or_explain)
+
+    async def run(self, work: Callable[[Any], T]) -> T:
+        """Run `work(model)` in a worker thread, loading the model first if needed."""
+        return await asyncio.to_thread(lambda: self._explain_failures(lambda: work(self.model())))
+
+    def _load_or_explain(self) -> Any:
+        return self._explain_failures(self.load)
+
+    def _explain_failures(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except InferenceError:
+            raise
+        except ImportError as error:
+            raise LocalRuntimeError(
+                self.where, f"{error.name or 'a library'} is not installed: {INSTALL_HINT}."
+            ) from error
+        except OSError as error:  # hub errors (not found, gated, offline) are OSErrors
+            raise LocalRuntimeError(
+                self.where, f"{_first_line(error)} Check the model id; {INSTALL_HINT}."
+            ) from error
+        except RuntimeError as error:
+            if "out of memory" in str(error).lower():
+                raise LocalRuntimeError(
+                    self.where, "out of memory: try a smaller input or image size."
+                ) from error
+            raise
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__).rstrip(".") + "."
+
+
+class LocalSummarizer(LocalBackend):
+    def load(self) -> tuple[Any, Any]:
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        device = pick_device()
+        tokenizer = AutoTokenizer.from_pretrained(self.config.model)
+        model = AutoModelForSeq2SeqLM.from_pretrained(self.config.model, dtype=device.dtype).to(device.name)
+        return tokenizer, model.eval()
+
+    async def summarize(self, text: str, *, min_length: int, max_length: int) -> str:
+        def work(loaded: tuple[Any, Any]) -> str:
+            import torch
+
+            tokenizer, model = loaded
+            inputs = tokenizer(text, return_tensors="pt", truncation=True).to(model.device)
+            with torch.inference_mode():
+                output = model.generate(**inputs, min_length=min_length, max_length=max_length)
+            return tokenizer.decode(output[0], skip_special_tokens=True).strip()
+
+        return await self.run(work)
+
+
+class LocalTokenClassifier(LocalBackend):
+    def load(self) -> Any:
+        from transformers import pipeline
+
+        device = pick_device()
+        return pipeline(
+            "token-classification",
+            model=self.config.model,
+            aggregation_strategy="simple",
+            device=device.name,
+            dtype=device.dtype,
+        )
+
+    async def classify_tokens(self, text: str) -> list[dict[str, Any]]:
+        def work(classifier: Any) -> list[dict[str, Any]]:
+            # Scores come back as numpy floats, which JSON (and Gradio) cannot serialise.
+            return [{**entity, "score": float(entity["score"])} for entity in classifier(text)]
+
+        return await self.run(work)
+
+
+class LocalCaptioner(LocalBackend):
+    def load(self) -> tuple[Any, Any]:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        device = pick_device()
+        processor = AutoProcessor.from_pretrained(self.config.model)
+        model = AutoModelForImageTextToText.from_pretrained(self.config.model, dtype=device.dtype)
+        return processor, model.to(device.name).eval()
+
+    async def caption(self, image: EncodedImage) -> str:
+        picture = image.decode()
+
+        def work(loaded: tuple[Any, Any]) -> str:
+            import torch
+
+            processor, model = loaded
+            inputs = processor(images=picture, return_tensors="pt").to(model.device, model.dtype)
+            with torch.inference_mode():
+                output = model.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
+            return processor.decode(output[0], skip_special_tokens=True).strip()
+
+        return await self.run(work)
+
+
+class LocalImageGenerator(LocalBackend):
+    def __init__(self, config: TaskSettings) -> None:
+        super().__init__(config)
+        # A diffusers pipeline keeps scheduler state between steps: one generation at a time.
+        self._generating = threading.Lock()
+
+    def load(self) -> Any:
+        from diffusers import AutoPipelineForText2Image
+
+        device = pick_device()
+        pipeline = AutoPipelineForText2Image.from_pretrained(self.config.model, torch_dtype=device.dtype)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline.to(device.name)
+
+    async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image:
+        def report_step(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if on_step is not None:
+                on_step(step + 1, request.steps)
+            return tensors
+
+        def work(pipeline: Any) -> Image.Image:
+            import torch
+
+            generator = torch.Generator(device="cpu").manual_seed(request.seed)
+            with self._generating, torch.inference_mode():
+                result = pipeline(
+                    request.prompt,
+                    negative_prompt=request.negative_prompt or None,
+                    num_inference_steps=request.steps,
+                    guidance_scale=request.guidance,
+                    width=request.width,
+                    height=request.height,
+                    generator=generator,
+                    callback_on_step_end=report_step,
+                )
+            return result.images[0]
+
+        return await self.run(work)
+
+
+class LocalChat(LocalBackend):
+    def load(self) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = pick_device()
+        tokenizer = AutoTokenizer.from_pretrained(self.config.model)
+        model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=device.dtype)
+        return tokenizer, model.to(device.name).eval()
+
+    async def stream_reply(
+        self, messages: list[Message], *, temperature: float, max_tokens: int
+    ) -> AsyncGenerator[str, None]:
+        """Generate in a worker thread and hand tokens over as they come.
+
+        Closing this generator (the visitor pressed stop) sets `stop`, which ends generation at the
+        next token instead of letting the model run to `max_tokens` for nobody.
+        """
+        tokenizer, model = await self.run(lambda loaded: loaded)
+        from transformers import StoppingCriteria, TextIteratorStreamer
+
+        stop = threading.Event()
+        failures: list[InferenceError] = []
+
+        class StopWhenAsked(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return stop.is_set()
+
+        inputs = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to(model.device)
+        streamer = TextIteratorStreamer(
+            tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TOKEN_TIMEOUT
+        )
+
+        def generate() -> None:
+            try:
+                self._explain_failures(
+                    lambda: model.generate(
+                        **inputs,
+                        streamer=streamer,
+                        max_new_tokens=max_tokens,
+                        do_sample=True,
+                        temperature=temperature,
+                        stopping_criteria=[StopWhenAsked()],
+                    )
+                )
+            except InferenceError as error:
+                failures.append(error)
+                streamer.end()  # wake the reader instead of leaving it to time out
+
+        threading.Thread(target=generate, daemon=True).start()
+        tokens = iter(streamer)
+        try:
+            while (text := await asyncio.to_thread(next, tokens, None)) is not None:
+                if text:
+                    yield text
+        except queue.Empty:
+            raise StreamInterruptedError(self.where, f"no token for {STREAM_TOKEN_TIMEOUT:g} s") from None
+        finally:
+            stop.set()
+        if failures:
+            raise failures[0]

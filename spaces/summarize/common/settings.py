@@ -1,0 +1,164 @@
+"""Configuration read once from the environment and an optional `.env` file.
+
+Every variable of the configuration table in the README lives here, so that no other module reads
+`os.environ`. The process environment wins over `.env`, as python-dotenv does by default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
+
+from dotenv import dotenv_values, find_dotenv
+
+Task = Literal["summarize", "ner", "caption", "imagegen", "chat"]
+BackendChoice = Literal["auto", "remote", "local"]
+TASKS: tuple[Task, ...] = get_args(Task)
+
+DEFAULT_MODELS: dict[Task, str] = {
+    "summarize": "sshleifer/distilbart-cnn-12-6",
+    "ner": "dslim/bert-base-NER",
+    "caption": "Salesforce/blip-image-captioning-base",
+    "imagegen": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "chat": "Qwen/Qwen2.5-7B-Instruct",
+}
+MODEL_VARIABLES: dict[Task, str] = {
+    "summarize": "SUMMARY_MODEL",
+    "ner": "NER_MODEL",
+    "caption": "CAPTION_MODEL",
+    "imagegen": "IMAGEGEN_MODEL",
+    "chat": "CHAT_MODEL",
+}
+# The first name of each tuple is the documented one; later names are accepted for compatibility.
+ENDPOINT_VARIABLES: dict[Task, tuple[str, ...]] = {
+    "summarize": ("HF_API_SUMMARY_BASE",),
+    "ner": ("HF_API_NER_BASE",),
+    "caption": ("HF_API_ITT_BASE",),
+    "imagegen": ("HF_API_TTI_BASE",),
+    "chat": ("HF_API_CHAT_BASE", "HF_API_FALCOM_BASE"),
+}
+# Summarization, token classification and image-to-text are served by hf-inference only;
+# "auto" would route them to a provider that does not offer the task.
+DEFAULT_PROVIDERS: dict[Task, str] = {
+    "summarize": "hf-inference",
+    "ner": "hf-inference",
+    "caption": "hf-inference",
+    "imagegen": "auto",
+    "chat": "auto",
+}
+# Seconds per call: image generation and long chat replies legitimately take longer.
+DEFAULT_TIMEOUTS: dict[Task, float] = {
+    "summarize": 60.0,
+    "ner": 30.0,
+    "caption": 60.0,
+    "imagegen": 180.0,
+    "chat": 120.0,
+}
+
+
+class SettingsError(ValueError):
+    """A configuration value cannot be used; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Where and how one task runs."""
+
+    task: Task
+    model: str
+    endpoint_url: str | None
+    provider: str
+    timeout: float
+
+    @property
+    def target(self) -> str:
+        """What the remote backend calls: the endpoint URL when one is set, else the hub model id."""
+        return self.endpoint_url or self.model
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; frozen and hashable so backends can be cached per configuration."""
+
+    token: str | None = field(repr=False)
+    backend: BackendChoice
+    summarize: TaskSettings
+    ner: TaskSettings
+    caption: TaskSettings
+    imagegen: TaskSettings
+    chat: TaskSettings
+
+    def for_task(self, task: Task) -> TaskSettings:
+        return getattr(self, task)
+
+    def backend_for(self, task: Task) -> Literal["remote", "local"]:
+        """`auto` goes remote when the task has an endpoint URL or a token is set, else runs locally."""
+        if self.backend != "auto":
+            return self.backend
+        if self.for_task(task).endpoint_url or self.token:
+            return "remote"
+        return "local"
+
+    def with_token(self, token: str | None) -> Settings:
+        """The same configuration acting with another token (a signed-in visitor's own)."""
+        return replace(self, token=token)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = None) -> Settings:
+    """Read the configuration: `environ` (default `os.environ`) over the nearest `.env` file.
+
+    Example:
+        >>> settings = load_settings({"HF_API_SUMMARY_BASE": "http://127.0.0.1:8080"})
+        >>> settings.backend_for("summarize"), settings.summarize.target
+        ('remote', 'http://127.0.0.1:8080')
+    """
+    dotenv_file = dotenv_path if dotenv_path is not None else find_dotenv(usecwd=True)
+    from_file = {key: value for key, value in dotenv_values(dotenv_file).items() if value is not None}
+    values: dict[str, str] = {**from_file, **(os.environ if environ is None else environ)}
+
+    def get(*names: str) -> str | None:
+        for name in names:
+            value = values.get(name, "").strip()
+            if value:
+                return value
+        return None
+
+    backend = (get("INFERENCE_BACKEND") or "auto").lower()
+    if backend not in get_args(BackendChoice):
+        raise SettingsError(f"INFERENCE_BACKEND must be auto, remote or local, not {backend!r}.")
+    timeout_override = _parse_timeout(get("INFERENCE_TIMEOUT"))
+    provider_override = get("HF_PROVIDER")
+
+    tasks = {
+        task: TaskSettings(
+            task=task,
+            model=get(MODEL_VARIABLES[task]) or DEFAULT_MODELS[task],
+            endpoint_url=_parse_url(ENDPOINT_VARIABLES[task], get(*ENDPOINT_VARIABLES[task])),
+            provider=provider_override or DEFAULT_PROVIDERS[task],
+            timeout=timeout_override or DEFAULT_TIMEOUTS[task],
+        )
+        for task in TASKS
+    }
+    return Settings(token=get("HF_TOKEN", "HF_API_KEY"), backend=backend, **tasks)  # type: ignore[arg-type]
+
+
+def _parse_timeout(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SettingsError(f"INFERENCE_TIMEOUT must be a number of seconds, not {raw!r}.") from None
+    if not 0 < seconds <= 3600:
+        raise SettingsError(f"INFERENCE_TIMEOUT must be between 0 and 3600 seconds, not {raw}.")
+    return seconds
+
+
+def _parse_url(names: tuple[str, ...], raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{names[0]} must be an http(s) URL, not {raw!r}.")
+    return raw

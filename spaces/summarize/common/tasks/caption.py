@@ -1,0 +1,32 @@
+"""Image captioning."""
+
+from __future__ import annotations
+
+from common.backends import image_to_text_backend
+from common.errors import InferenceError, backend_error, user_error
+from common.images import read_image
+from common.settings import Settings
+
+
+class CaptionTask:
+    def __init__(self, settings: Settings) -> None:
+        self.backend = image_to_text_backend(settings)
+        self.model = settings.caption.model
+
+    async def caption(self, image: str | None) -> str:
+        """Describe an image in one sentence.
+
+        Args:
+            image: the image to describe (a PNG, JPEG, WebP or GIF file).
+
+        Returns:
+            A caption such as "a dog running on the beach".
+        """
+        upload = read_image(image)
+        try:
+            caption = await self.backend.caption(upload)
+        except InferenceError as error:
+            raise backend_error(error) from None
+        if not caption:
+            raise user_error("The model found nothing to say about this image: try another one.")
+        return caption

@@ -1,0 +1,717 @@
+"""A local stand-in for the Hugging Face inference endpoints the apps call.
+
+`huggingface_hub` 2.x sends HTTP through `httpx2`, which httpx mocks do not intercept, so tests and
+benchmarks point the apps at a real server instead: this one speaks the wire protocol that
+`InferenceClient` uses when `model=` is a URL, answers deterministically so results can be asserted
+exactly, records what it receives, and fails on demand the ways the real service fails.
+
+Example:
+    >>> from huggingface_hub import InferenceClient
+    >>> with InferenceTestServer() as server:
+    ...     client = InferenceClient(model=server.endpoint("summarize"), token="hf_test")
+    ...     client.summarization("First. Second.").summary_text
+    'First.'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import contextlib
+import hashlib
+import io
+import itertools
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Literal, get_args
+
+import uvicorn
+from PIL import Image, ImageStat, UnidentifiedImageError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+Task = Literal["summarize", "ner", "caption", "imagegen", "chat"]
+Fault = Literal[
+    "loading",
+    "rate_limit",
+    "unauthorized",
+    "forbidden",
+    "server_error",
+    "bad_gateway",
+    "timeout",
+    "malformed_html",
+    "malformed_json",
+    "stream_cut",
+    "stream_stall",
+]
+NerShape = Literal["pieces", "grouped"]
+
+TASKS: tuple[Task, ...] = get_args(Task)
+FAULTS: tuple[Fault, ...] = get_args(Fault)
+# These only make sense once a chat stream has started; other requests ignore them.
+STREAM_FAULTS: frozenset[Fault] = frozenset({"stream_cut", "stream_stall"})
+
+# The endpoint URL an app is given per task. Chat clients append /v1/chat/completions themselves.
+BASE_PATHS: dict[Task, str] = {
+    "summarize": "/summarize",
+    "ner": "/ner",
+    "caption": "/caption",
+    "imagegen": "/imagegen",
+    "chat": "/chat",
+}
+# Where requests arrive: non-chat tasks POST to the endpoint URL itself.
+REQUEST_PATHS: dict[Task, str] = {**BASE_PATHS, "chat": BASE_PATHS["chat"] + "/v1/chat/completions"}
+# The variables `common.settings` reads to send a task to an endpoint URL.
+ENV_VARIABLES: dict[Task, str] = {
+    "summarize": "HF_API_SUMMARY_BASE",
+    "ner": "HF_API_NER_BASE",
+    "caption": "HF_API_ITT_BASE",
+    "imagegen": "HF_API_TTI_BASE",
+    "chat": "HF_API_CHAT_BASE",
+}
+DEFAULT_GAZETTEER: dict[str, str] = {
+    "Andrew": "PER",
+    "Poli": "PER",
+    "DeepLearningAI": "ORG",
+    "DeeplearningAI": "ORG",
+    "HuggingFace": "ORG",
+    "California": "LOC",
+    "Vienna": "LOC",
+    "New York": "LOC",
+    "Paris": "LOC",
+    "Eiffel Tower": "LOC",
+    "Washington Monument": "LOC",
+    "Chrysler Building": "LOC",
+    "Millau Viaduct": "LOC",
+    "France": "LOC",
+}
+DEFAULT_IMAGE_SIZE = 512
+IMAGE_SIZE_RANGE = (16, 2048)
+INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
+
+_WORD_PIECE_LENGTH = 4
+_STARTUP_TIMEOUT = 10.0
+_STOP_TIMEOUT = 5.0
+# uvicorn cancels whatever still runs this long after stop(); handlers normally end at once.
+_GRACEFUL_SHUTDOWN = 2.0
+_BAD_GATEWAY_PAGE = (
+    "<html><head><title>502 Bad Gateway</title></head>"
+    "<body><center><h1>502 Bad Gateway</h1></center></body></html>"
+)
+_HTML_PAGE = (
+    "<!DOCTYPE html><html><head><title>Hugging Face</title></head>"
+    "<body><h1>Service temporarily unavailable</h1><p>Please try again later.</p></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it, for asserting what a client really sent."""
+
+    task: Task
+    path: str
+    headers: dict[str, str]
+    json: Any
+    body: bytes
+
+
+@dataclass
+class _QueuedFault:
+    fault: Fault
+    task: Task | None
+    remaining: int
+
+
+@dataclass(frozen=True)
+class _FaultRate:
+    rate: float
+    faults: tuple[Fault, ...]
+    rng: random.Random
+
+
+# A task handler answers one recorded request; only chat uses the fault (a stream fault strikes mid-stream).
+_Handler = Callable[[RecordedRequest, Fault | None], Awaitable[Response]]
+
+
+class _BadRequest(ValueError):
+    """Raised by a task handler to answer 400 with this message, as the real endpoints reject bad input."""
+
+
+class _StreamAborted(Exception):
+    """Raised inside a streaming body so uvicorn drops the connection without finishing the response."""
+
+
+class _DropStreamAborts(logging.Filter):
+    """uvicorn logs every exception escaping the app; an injected stream cut is intended, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _StreamAborted))
+
+
+_DROP_STREAM_ABORTS = _DropStreamAborts()
+
+
+# Deterministic task results. Public so tests can compute what the server will answer.
+
+
+def summary_for(text: str, max_length: int | None = None) -> str:
+    """The first sentence of `text`, cut to `max_length` words when given."""
+    first, separator, _ = text.strip().partition(". ")
+    sentence = first + "." if separator else first
+    words = sentence.split()
+    return " ".join(words if max_length is None else words[:max_length])
+
+
+def find_entities(text: str, gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER) -> list[tuple[str, int, int]]:
+    """`(label, start, end)` of each whole-word gazetteer name in `text`; longer names win overlaps."""
+    candidates = [
+        (match.start(), -len(name), label)
+        for name, label in gazetteer.items()
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text)
+    ]
+    entities: list[tuple[str, int, int]] = []
+    taken_until = 0
+    for start, negative_length, label in sorted(candidates):
+        if start >= taken_until:
+            taken_until = start - negative_length
+            entities.append((label, start, taken_until))
+    return entities
+
+
+def ner_pieces(text: str, gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER) -> list[dict[str, Any]]:
+    """The per-word-piece output of transformers' token-classification pipeline without aggregation.
+
+    Entity words are split into pieces of at most four characters, later pieces prefixed with "##", as
+    WordPiece does; only the entity's first piece is B-, the rest I-. `index` counts pieces of the whole
+    text from 1 ([CLS] is 0), and the score drops slightly with it.
+    """
+    piece_starts = [start for word in re.finditer(r"\w+|[^\w\s]", text) for start, _ in _pieces(word)]
+    output = []
+    for label, start, end in find_entities(text, gazetteer):
+        for number, (piece_start, piece_end) in enumerate(
+            piece for word in re.finditer(r"\S+", text[start:end]) for piece in _pieces(word, start)
+        ):
+            index = 1 + bisect.bisect_left(piece_starts, piece_start)
+            word = text[piece_start:piece_end]
+            is_word_start = piece_start == start or text[piece_start - 1].isspace()
+            output.append(
+                {
+                    "entity": f"{'I' if number else 'B'}-{label}",
+                    "score": _piece_score(index),
+                    "index": index,
+                    "word": word if is_word_start else f"##{word}",
+                    "start": piece_start,
+                    "end": piece_end,
+                }
+            )
+    return output
+
+
+def ner_grouped(text: str, gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER) -> list[dict[str, Any]]:
+    """The aggregated output (`aggregation_strategy` "simple" and friends): one group per entity."""
+    pieces = ner_pieces(text, gazetteer)
+    output = []
+    for label, start, end in find_entities(text, gazetteer):
+        scores = [piece["score"] for piece in pieces if start <= piece["start"] < end]
+        output.append(
+            {
+                "entity_group": label,
+                "score": round(sum(scores) / len(scores), 4),
+                "word": text[start:end],
+                "start": start,
+                "end": end,
+            }
+        )
+    return output
+
+
+def caption_for(image: Image.Image) -> str:
+    """Names the size and the dominant channel of the mean colour ("gray" when none stands out)."""
+    means = ImageStat.Stat(image.convert("RGB")).mean
+    dominant = ("red", "green", "blue")[means.index(max(means))]
+    color = "gray" if max(means) - min(means) <= 10 else dominant
+    return f"a {image.width}x{image.height} {color} picture"
+
+
+def image_color_for(prompt: str, seed: int | None) -> tuple[int, int, int]:
+    """The solid colour generated for a prompt: the same seed repeats it, another seed changes it."""
+    digest = hashlib.sha256(json.dumps([prompt, seed]).encode()).digest()
+    return digest[0], digest[1], digest[2]
+
+
+def chat_reply_for(messages: Sequence[Mapping[str, Any]]) -> str:
+    """Echoes the last user message and counts user turns, so multi-turn history is visible."""
+    user_messages = [message for message in messages if message.get("role") == "user"]
+    if not user_messages:
+        raise _BadRequest("messages must contain at least one user message")
+    return f"You said: {_message_text(user_messages[-1])} (turn {len(user_messages)})"
+
+
+def chat_tokens(reply: str) -> list[str]:
+    """Splits before each space, so tokens concatenate back to the reply: ["You", " said:", ...]."""
+    return [token for token in re.split(r"(?= )", reply) if token]
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on, for connection-refused tests."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class InferenceTestServer:
+    """The five task endpoints on 127.0.0.1, served by uvicorn on a background thread and event loop.
+
+    Settings are plain attributes and can change while the server runs: `latency` (seconds before each
+    response), `token_delay` (seconds between streamed chat tokens), `hang_seconds` (how long "timeout"
+    and "stream_stall" hang), `estimated_time` (reported by "loading"), `ner_shape` (None picks the shape
+    from the request's `aggregation_strategy`), `gazetteer` (names the NER task recognises) and
+    `required_token` (when set, other Authorization headers get 401).
+    """
+
+    def __init__(
+        self,
+        *,
+        required_token: str | None = None,
+        latency: float = 0.0,
+        token_delay: float = 0.0,
+        hang_seconds: float = 30.0,
+        estimated_time: float = 0.5,
+        ner_shape: NerShape | None = None,
+        gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER,
+    ) -> None:
+        self.required_token = required_token
+        self.latency = latency
+        self.token_delay = token_delay
+        self.hang_seconds = hang_seconds
+        self.estimated_time = estimated_time
+        self.ner_shape = ner_shape
+        self.gazetteer = dict(gazetteer)
+
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._queued_faults: list[_QueuedFault] = []
+        self._fault_rate: _FaultRate | None = None
+        self._completion_ids = itertools.count(1)
+
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._uvicorn: _Uvicorn | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        handlers: dict[Task, _Handler] = {
+            "summarize": self._summarize,
+            "ner": self._ner,
+            "caption": self._caption,
+            "imagegen": self._imagegen,
+            "chat": self._chat,
+        }
+        self._app = Starlette(
+            routes=[
+                Route(REQUEST_PATHS[task], self._endpoint(task, handler), methods=["POST"])
+                for task, handler in handlers.items()
+            ]
+        )
+
+    # Lifecycle
+
+    def start(self) -> InferenceTestServer:
+        """Listen on a free port and return once requests are served; each start picks a new port."""
+        if self._thread is not None:
+            raise RuntimeError("InferenceTestServer is already running")
+        logging.getLogger("uvicorn.error").addFilter(_DROP_STREAM_ABORTS)
+        # An explicit IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections; with the default
+        # proto 0 it does not, and every response waits ~40 ms for a delayed ACK between headers and body.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        started = threading.Event()
+        config = uvicorn.Config(
+            self._app,
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN,
+        )
+        self._uvicorn = _Uvicorn(config, started)
+        self._thread = threading.Thread(
+            target=asyncio.run,
+            args=(self._serve(sock),),
+            name=f"inference-test-server-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        if not started.wait(_STARTUP_TIMEOUT):
+            self.stop()
+            raise RuntimeError("InferenceTestServer did not start")
+        return self
+
+    def stop(self) -> None:
+        """Shut down within seconds: hanging requests and stalled streams end as soon as this is called."""
+        thread, self._thread = self._thread, None
+        if thread is None or self._uvicorn is None:
+            return
+        self._uvicorn.should_exit = True
+        if self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(_STOP_TIMEOUT)
+        if thread.is_alive():
+            self._uvicorn.force_exit = True
+            thread.join(_STOP_TIMEOUT)
+
+    def __enter__(self) -> InferenceTestServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        assert self._uvicorn is not None
+        with sock:
+            await self._uvicorn.serve(sockets=[sock])
+
+    # Addresses
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        if self._port is None:
+            raise RuntimeError("InferenceTestServer has not been started")
+        return f"http://127.0.0.1:{self._port}"
+
+    def endpoint(self, task: Task) -> str:
+        """The URL to pass as `model=`: POSTed to as is, or with /v1/chat/completions appended for chat."""
+        return self.url + BASE_PATHS[task]
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that send every task of an app to this server."""
+        return {ENV_VARIABLES[task]: self.endpoint(task) for task in TASKS}
+
+    # Recording
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request received, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def requests_for(self, task: Task) -> list[RecordedRequest]:
+        """The requests received for one task, in arrival order."""
+        return [request for request in self.requests if request.task == task]
+
+    def clear(self) -> None:
+        """Forget recorded requests (queued faults stay)."""
+        with self._lock:
+            self._requests.clear()
+
+    # Faults
+
+    def inject(self, fault: Fault, task: Task | None = None, times: int = 1) -> None:
+        """Make the next `times` requests of `task` (of any task when None) fail with `fault`.
+
+        Queued faults are consumed in the order they were injected. Stream faults wait for a streamed
+        chat request.
+        """
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+        if fault in STREAM_FAULTS and task not in (None, "chat"):
+            raise ValueError(f"{fault!r} only applies to streamed chat requests")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._queued_faults.append(_QueuedFault(fault, task, times))
+
+    def fault_rate(self, rate: float, faults: Iterable[Fault], seed: int = 0) -> None:
+        """Fail a seeded random fraction of requests, for load tests; queued faults take precedence.
+
+        Each request draws its fate in arrival order, so a seed gives the same sequence of faults. A stream
+        fault drawn for a request that is not a streamed chat leaves that request unharmed.
+        """
+        chosen = tuple(faults)
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        if not chosen or any(fault not in FAULTS for fault in chosen):
+            raise ValueError(f"faults must be a non-empty selection of {FAULTS}")
+        with self._lock:
+            self._fault_rate = _FaultRate(rate, chosen, random.Random(seed))
+
+    def reset_faults(self) -> None:
+        """Drop queued faults and stop random failures."""
+        with self._lock:
+            self._queued_faults.clear()
+            self._fault_rate = None
+
+    def _take_fault(self, task: Task, streaming: bool) -> Fault | None:
+        """Called under the lock, once per request, in arrival order."""
+        for queued in self._queued_faults:
+            if queued.task in (None, task) and (streaming or queued.fault not in STREAM_FAULTS):
+                queued.remaining -= 1
+                if queued.remaining == 0:
+                    self._queued_faults.remove(queued)
+                return queued.fault
+        if self._fault_rate is None:
+            return None
+        roll = self._fault_rate.rng.random()
+        fault = self._fault_rate.rng.choice(self._fault_rate.faults)
+        if roll >= self._fault_rate.rate or (fault in STREAM_FAULTS and not streaming):
+            return None
+        return fault
+
+    # Request handling
+
+    def _endpoint(self, task: Task, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wraps a task handler with what every endpoint does: record, authorize, wait, inject faults."""
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            recorded = RecordedRequest(
+                task=task,
+                path=request.url.path,
+                headers=dict(request.headers),
+                json=_parse_json(body),
+                body=body,
+            )
+            streaming = (
+                task == "chat" and isinstance(recorded.json, dict) and recorded.json.get("stream") is True
+            )
+            with self._lock:
+                self._requests.append(recorded)
+                authorized = self.required_token is None or (
+                    recorded.headers.get("authorization") == f"Bearer {self.required_token}"
+                )
+                fault = self._take_fault(task, streaming) if authorized else None
+            await self._pause(self.latency)
+            if not authorized:
+                return _error(401, INVALID_CREDENTIALS)
+            if fault == "timeout":
+                await self._pause(self.hang_seconds)
+            elif fault is not None and fault not in STREAM_FAULTS:
+                return self._fault_response(fault)
+            try:
+                return await handler(recorded, fault)
+            except _BadRequest as error:
+                return _error(400, str(error))
+
+        return endpoint
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault == "loading":
+            return _error(503, "Model is currently loading", estimated_time=self.estimated_time)
+        if fault == "rate_limit":
+            return _error(429, "Rate limit reached. You reached free usage limit (reset hourly).")
+        if fault == "unauthorized":
+            return _error(401, INVALID_CREDENTIALS)
+        if fault == "forbidden":
+            return _error(403, "This token does not have permission to call Inference Providers")
+        if fault == "server_error":
+            return _error(500, "Internal server error")
+        if fault == "bad_gateway":
+            return HTMLResponse(_BAD_GATEWAY_PAGE, status_code=502)
+        if fault == "malformed_html":
+            return HTMLResponse(_HTML_PAGE)
+        if fault == "malformed_json":
+            return JSONResponse({"unexpected": True})
+        raise AssertionError(f"{fault!r} is not answered by a whole response")
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking early when the server stops; False means it is stopping."""
+        assert self._stopping is not None
+        if seconds > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        return not self._stopping.is_set()
+
+    async def _summarize(self, request: RecordedRequest, _fault: Fault | None) -> Response:
+        text = _text_input(request.json)
+        generate_parameters = _parameters(request.json).get("generate_parameters")
+        max_length = generate_parameters.get("max_length") if isinstance(generate_parameters, dict) else None
+        if max_length is not None and not _is_positive_int(max_length):
+            raise _BadRequest("generate_parameters.max_length must be a positive integer")
+        return JSONResponse([{"summary_text": summary_for(text, max_length)}])
+
+    async def _ner(self, request: RecordedRequest, _fault: Fault | None) -> Response:
+        text = _text_input(request.json)
+        shape = self.ner_shape
+        if shape is None:
+            strategy = _parameters(request.json).get("aggregation_strategy", "none")
+            shape = "pieces" if strategy == "none" else "grouped"
+        output = ner_pieces if shape == "pieces" else ner_grouped
+        return JSONResponse(output(text, self.gazetteer))
+
+    async def _caption(self, request: RecordedRequest, _fault: Fault | None) -> Response:
+        # Without parameters InferenceClient sends the raw image; with parameters, base64 inside JSON.
+        body = request.body
+        if isinstance(request.json, dict) and isinstance(request.json.get("inputs"), str):
+            try:
+                body = base64.b64decode(request.json["inputs"], validate=True)
+            except binascii.Error:
+                raise _BadRequest("inputs must be a base64-encoded image") from None
+        try:
+            with Image.open(io.BytesIO(body)) as image:
+                image.load()
+                caption = caption_for(image)
+        except (UnidentifiedImageError, OSError):
+            raise _BadRequest("cannot identify image file") from None
+        return JSONResponse([{"generated_text": caption}])
+
+    async def _imagegen(self, request: RecordedRequest, _fault: Fault | None) -> Response:
+        prompt = _text_input(request.json)
+        parameters = _parameters(request.json)
+        width = parameters.get("width", DEFAULT_IMAGE_SIZE)
+        height = parameters.get("height", DEFAULT_IMAGE_SIZE)
+        low, high = IMAGE_SIZE_RANGE
+        if not all(_is_positive_int(size) and low <= size <= high for size in (width, height)):
+            raise _BadRequest(f"width and height must be integers between {low} and {high}")
+        seed = parameters.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise _BadRequest("seed must be an integer")
+        png = _solid_png(width, height, image_color_for(prompt, seed))
+        return Response(png, media_type="image/png")
+
+    async def _chat(self, request: RecordedRequest, fault: Fault | None) -> Response:
+        payload = request.json
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise _BadRequest("body must be a JSON object with a non-empty list of messages")
+        tokens = chat_tokens(chat_reply_for(messages))
+        max_tokens = payload.get("max_tokens")
+        if max_tokens is not None and not _is_positive_int(max_tokens):
+            raise _BadRequest("max_tokens must be a positive integer")
+        finish_reason = "length" if max_tokens is not None and len(tokens) > max_tokens else "stop"
+        tokens = tokens[:max_tokens]
+        usage = {
+            "prompt_tokens": sum(len(_message_text(message).split()) for message in messages),
+            "completion_tokens": len(tokens),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        header = {
+            "id": f"chatcmpl-{next(self._completion_ids)}",
+            "created": int(time.time()),
+            "model": str(payload.get("model", "")),
+            "system_fingerprint": "inference-test-server",
+        }
+        if payload.get("stream") is True:
+            options = payload.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            chunks = self._chat_chunks(header, tokens, finish_reason, usage if include_usage else None, fault)
+            return StreamingResponse(chunks, media_type="text/event-stream")
+        message = {"role": "assistant", "content": "".join(tokens)}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+        return JSONResponse({**header, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    async def _chat_chunks(
+        self,
+        header: dict[str, Any],
+        tokens: list[str],
+        finish_reason: str,
+        usage: dict[str, int] | None,
+        fault: Fault | None,
+    ) -> AsyncIterator[bytes]:
+        """Server-sent events as TGI and OpenAI send them; a stream fault strikes after half the tokens."""
+        chunk = {**header, "object": "chat.completion.chunk"}
+        for position, token in enumerate(tokens):
+            at_fault = fault is not None and position == len(tokens) // 2
+            if at_fault and (fault == "stream_cut" or not await self._pause(self.hang_seconds)):
+                raise _StreamAborted(fault)
+            if position and not await self._pause(self.token_delay):
+                raise _StreamAborted("server stopping")
+            delta = {"role": "assistant", "content": token}
+            yield _sse({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
+        yield _sse(final if usage is None else {**final, "usage": usage})
+        yield b"data: [DONE]\n\n"
+
+
+class _Uvicorn(uvicorn.Server):
+    """A uvicorn server that signals once it listens, so start() returns only when requests are served."""
+
+    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
+        super().__init__(config)
+        self._started = started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self._started.set()
+
+
+def _pieces(word: re.Match[str], offset: int = 0) -> list[tuple[int, int]]:
+    """Character spans of a word's pieces of at most four characters."""
+    start, end = word.start() + offset, word.end() + offset
+    return [(piece, min(piece + _WORD_PIECE_LENGTH, end)) for piece in range(start, end, _WORD_PIECE_LENGTH)]
+
+
+def _piece_score(index: int) -> float:
+    return round(0.99 - 0.001 * index, 4)
+
+
+def _message_text(message: Mapping[str, Any]) -> str:
+    """Message content as text, whether a string or a list of OpenAI content parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+
+
+def _text_input(payload: Any) -> str:
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), str):
+        raise _BadRequest('body must be a JSON object with a string "inputs"')
+    if not payload["inputs"].strip():
+        raise _BadRequest("inputs must not be empty")
+    return payload["inputs"]
+
+
+def _parameters(payload: Any) -> dict[str, Any]:
+    parameters = payload.get("parameters") if isinstance(payload, dict) else None
+    return parameters if isinstance(parameters, dict) else {}
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+@lru_cache(maxsize=64)
+def _solid_png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
+    """Cached because load tests ask for the same few images over and over."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return buffer.getvalue()

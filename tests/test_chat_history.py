@@ -1,0 +1,44 @@
+"""Gradio chat history normalised to the messages a chat-completion server accepts."""
+
+from common.chat import build_messages, normalize_history
+
+
+def test_string_and_part_list_contents_become_plain_strings():
+    history = [
+        {"role": "user", "content": "Hello", "metadata": None, "options": None},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "Bye"}], "metadata": {}, "options": []},
+    ]
+    assert normalize_history(history) == [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi there"},
+        {"role": "user", "content": "Bye"},
+    ]
+
+
+def test_files_empty_messages_and_app_notes_are_left_out():
+    history = [
+        {"role": "user", "content": [{"type": "file", "file": {"path": "/tmp/a.png"}}]},
+        {"role": "assistant", "content": "partial answer"},
+        {"role": "assistant", "content": "The connection was cut.", "metadata": {"title": "⚠️ Reply cut off"}},
+        {"role": "assistant", "content": "   "},
+        {"role": "system", "content": "injected"},
+    ]
+    assert normalize_history(history) == [{"role": "assistant", "content": "partial answer"}]
+
+
+def test_messages_are_system_then_history_then_user():
+    history = normalize_history([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    assert build_messages("Be brief.", history, "c") == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+    ]
+
+
+def test_a_blank_system_message_is_left_out():
+    assert build_messages("  ", [], "hi") == [{"role": "user", "content": "hi"}]
