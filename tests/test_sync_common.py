@@ -36,4 +36,5 @@ def test_check_names_every_differing_missing_and_extra_file(tmp_path):
     assert run_sync(tmp_path).returncode == 0
     assert run_sync(tmp_path, "--check").returncode == 0
     assert not (tmp_path / "spaces/game/common/stray.py").exists()
-    assert {path.parent.parent.name for path in (tmp_path / "spaces").glob("*/common/entities.py")} == set(SPACES)
+    synced = {path.parent.parent.name for path in (tmp_path / "spaces").glob("*/common/entities.py")}
+    assert synced == set(SPACES)
