@@ -132,6 +132,12 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(html.escape(message, quote=False), print_exception=False)
 
 
+def notify(message: str) -> None:
+    """A passing note to the visitor whose request is running (a toast in the UI)."""
+    logger.info(message)
+    gr.Info(html.escape(message, quote=False))
+
+
 def report(error: InferenceError) -> None:
     """One log line per backend failure: its type and message, which never hold a token."""
     logger.warning("%s: %s", type(error).__name__, error)

@@ -47,8 +47,7 @@ def load_app_module(name: str):
 
 def index_page(settings: Settings) -> str:
     rows = "".join(
-        f'<li><a href="/{name}/">{name}</a>: {summary} '
-        f"<small>({settings.backend_for(task)})</small></li>"
+        f'<li><a href="/{name}/">{name}</a>: {summary} <small>({settings.backend_for(task)})</small></li>'
         for name, summary, task in (
             (name, summary, "chat" if name == "chatbot" else "imagegen" if name == "game" else name)
             for name, summary in APPS.items()

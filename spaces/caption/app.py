@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import configure_queue, launch
+from common.ui import ImageUpload, configure_queue, launch
 
 EXAMPLES = image_examples(__file__)
 
@@ -15,7 +15,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     task = CaptionTask(settings)
     demo = gr.Interface(
         fn=task.caption,
-        inputs=gr.Image(label="Upload image", type="filepath", image_mode=None),
+        inputs=ImageUpload("Upload image"),
         outputs=gr.Textbox(label="Caption"),
         title="Image captioning",
         description=f"Caption any image using the `{task.model}` model under the hood!",

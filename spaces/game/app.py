@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.game import DescribeAndDrawTask
-from common.ui import configure_queue, launch
+from common.ui import ImageUpload, configure_queue, launch
 
 EXAMPLES = image_examples(__file__)
 
@@ -21,7 +21,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         )
         with gr.Row():
             with gr.Column():
-                image_upload = gr.Image(label="Your first image", type="filepath", image_mode=None)
+                image_upload = ImageUpload("Your first image")
                 with gr.Row():
                     caption_button = gr.Button("Generate caption")
                     all_button = gr.Button("Caption and generate", variant="primary")

@@ -18,6 +18,10 @@ from common.errors import user_error
 # 40 megapixels covers any camera photo; larger is almost surely a decompression bomb.
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
+NOT_AN_IMAGE = "This file is not an image Pillow can read: upload a PNG, JPEG, WebP or GIF."
+TOO_LARGE = (
+    f"The image has too many pixels (the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels): resize it."
+)
 
 
 @dataclass(frozen=True)

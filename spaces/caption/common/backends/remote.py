@@ -35,6 +35,7 @@ from common.errors import (
     RateLimitError,
     StreamInterruptedError,
     UnsupportedModelError,
+    notify,
 )
 from common.images import EncodedImage
 from common.settings import TaskSettings
@@ -44,6 +45,7 @@ T = TypeVar("T")
 # A loading model is waited for, but not longer than this in all, so a visitor is never left hanging.
 LOADING_WAIT_LIMIT = 60.0
 MAX_ATTEMPTS = 4
+MAX_LOADING_DELAY = 20.0
 # 5xx errors other than "loading" get one quick second chance: gateways fail transiently.
 RETRY_DELAY = 1.0
 LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
@@ -105,15 +107,18 @@ class RemoteBackend:
             delay = retry_delay(failure, attempt)
             if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
                 raise failure
+            notify(f"{self.where} is not ready yet; trying again in {delay:.0f} s.")
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
 
 
 def retry_delay(failure: InferenceError, attempt: int) -> float | None:
-    """Seconds to wait before trying again, or None when a retry cannot help."""
+    """Seconds to wait before trying again, or None when a retry cannot help.
+
+    A loading model says how long it needs (`estimated_time`); without that, back off 1, 2, 4 s.
+    """
     if isinstance(failure, ModelLoadingError):
-        backoff = 2.0 ** (attempt - 1)
-        return min(max(failure.estimated_time or 0.0, backoff), 20.0)
+        return min(failure.estimated_time or 2.0 ** (attempt - 1), MAX_LOADING_DELAY)
     if isinstance(failure, BackendFailureError) and attempt == 1:
         return RETRY_DELAY
     return None

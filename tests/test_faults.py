@@ -1,0 +1,175 @@
+"""Backend faults and bad input, through gradio_client: a clear message, and the app keeps serving.
+
+Each failing call is followed by a good one on the same app, because a public Space must recover
+from a bad request or a bad backend minute without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import TEST_TOKEN
+from tests.harness import ROOT, running_app, settings_from
+from tests.inference_server import InferenceTestServer, summary_for, unused_port
+
+TEXT = "The tower is 324 metres tall. It is in Paris."
+GENERIC_GRADIO_ERROR = "upstream"
+
+
+@pytest.fixture(scope="module")
+def fault_settings(inference_server: InferenceTestServer):
+    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "1.5"})
+
+
+@pytest.fixture(scope="module")
+def summarize_app(fault_settings) -> Iterator[Client]:
+    with running_app("summarize", fault_settings) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def chatbot_app(fault_settings) -> Iterator[Client]:
+    with running_app("chatbot", fault_settings) as client:
+        yield client
+
+
+def failure_message(client: Client, *args: object, api_name: str) -> str:
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api_name)
+    message = str(caught.value)
+    assert GENERIC_GRADIO_ERROR not in message.lower()
+    assert TEST_TOKEN not in message
+    return message
+
+
+def still_serves(client: Client) -> None:
+    assert client.predict(TEXT, api_name="/summarize") == summary_for(TEXT, 130)
+
+
+def test_a_loading_model_is_waited_for(summarize_app, server):
+    server.estimated_time = 0.2
+    server.inject("loading", "summarize", times=2)
+
+    assert summarize_app.predict(TEXT, api_name="/summarize") == summary_for(TEXT, 130)
+    assert len(server.requests_for("summarize")) == 3
+
+
+def test_a_model_that_keeps_loading_ends_in_a_clear_message(summarize_app, server):
+    server.estimated_time = 0.1
+    server.inject("loading", "summarize", times=10)
+
+    message = failure_message(summarize_app, TEXT, api_name="/summarize")
+
+    assert "still loading" in message and "try again" in message
+    assert len(server.requests_for("summarize")) == 4, "retries are bounded"
+    server.reset_faults()
+    still_serves(summarize_app)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("rate_limit", ["rate-limiting", "HTTP 429", "HF_TOKEN"]),
+        ("unauthorized", ["HTTP 401", "HF_TOKEN"]),
+        ("forbidden", ["HTTP 403", "licence"]),
+        ("bad_gateway", ["failed (HTTP 502)", "try again"]),
+        ("malformed_html", ["cannot read"]),
+        ("malformed_json", ["cannot read", "wrong shape"]),
+        ("timeout", ["did not answer within 1.5 s", "INFERENCE_TIMEOUT"]),
+    ],
+)
+def test_backend_faults_become_messages_that_say_what_to_do(summarize_app, server, fault, expected):
+    server.inject(fault, "summarize", times=2)
+
+    message = failure_message(summarize_app, TEXT, api_name="/summarize")
+
+    for words in expected:
+        assert words in message
+    assert "<html" not in message.lower()
+    server.reset_faults()
+    still_serves(summarize_app)
+
+
+def test_a_transient_server_error_is_retried_once(summarize_app, server):
+    server.inject("server_error", "summarize", times=1)
+
+    assert summarize_app.predict(TEXT, api_name="/summarize") == summary_for(TEXT, 130)
+    assert len(server.requests_for("summarize")) == 2
+
+
+def test_a_refused_connection_names_the_endpoint():
+    url = f"http://127.0.0.1:{unused_port()}/summarize"
+    with running_app("summarize", settings_from({"HF_API_SUMMARY_BASE": url})) as client:
+        message = failure_message(client, TEXT, api_name="/summarize")
+    assert f"Could not connect to the endpoint {url}" in message
+
+
+@pytest.mark.parametrize("fault", ["stream_cut", "stream_stall"])
+def test_a_cut_stream_keeps_the_text_received_and_says_so(chatbot_app, server, fault):
+    server.inject(fault, "chat")
+
+    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
+
+    assert isinstance(reply, list), "the reply and a note about the cut"
+    text, note = reply[0]["content"], reply[1]
+    assert text.startswith("You said:") and "(turn" not in text, "the first half of the reply is kept"
+    assert note["metadata"]["title"] == "⚠️ Reply cut off"
+    assert "cut before the reply finished" in note["content"]
+
+
+def test_a_stream_with_no_text_is_an_error_not_a_blank_reply(chatbot_app, server):
+    server.inject("malformed_html", "chat")
+
+    message = failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat")
+
+    assert "no text" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("",), "is empty"),
+        (("   \n\t ",), "is empty"),
+        (("\x00\x01\x02",), "is empty"),
+        (("word " * 5000,), "the limit is 20,000"),
+        ((TEXT, 0, 130), "Value 0 is less than minimum value 1"),
+        ((TEXT, 30, 100000), "Value 100000 is greater than maximum value 1024"),
+        ((TEXT, 200, 100), "must not exceed"),
+        ((TEXT, 12.5, 130), "whole number"),
+    ],
+)
+def test_bad_summarize_input_is_refused_before_the_backend(summarize_app, server, args, expected):
+    message = failure_message(summarize_app, *args, api_name="/summarize")
+
+    assert expected in message
+    assert server.requests_for("summarize") == []
+    still_serves(summarize_app)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("hi", "", 5.0, 64), "Value 5.0 is greater than maximum value 1.0"),
+        (("hi", "", 0.7, 0), "Value 0 is less than minimum value 1"),
+        (("", "", 0.7, 64), "message is empty"),
+    ],
+)
+def test_bad_chat_input_is_refused_before_the_backend(chatbot_app, server, args, expected):
+    assert expected in failure_message(chatbot_app, *args, api_name="/chat")
+    assert server.requests_for("chat") == []
+
+
+def test_a_file_that_is_not_an_image_is_refused(fault_settings, server, tmp_path):
+    fake = tmp_path / "photo.jpg"
+    fake.write_bytes(b"this is not an image at all")
+    with running_app("caption", fault_settings) as client:
+        message = failure_message(client, handle_file(str(fake)), api_name="/caption")
+        assert "not an image" in message
+        assert server.requests_for("caption") == []
+        assert client.predict(
+            handle_file(str(ROOT / "spaces/caption/examples/lion.jpg")), api_name="/caption"
+        )
