@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import ImageUpload, configure_queue, launch
+from common.ui import RAW_UPLOAD, configure_queue, launch
 
 EXAMPLES = image_examples(__file__)
 
@@ -13,17 +13,23 @@ EXAMPLES = image_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = CaptionTask(settings)
-    demo = gr.Interface(
-        fn=task.caption,
-        inputs=ImageUpload("Upload image"),
-        outputs=gr.Textbox(label="Caption"),
-        title="Image captioning",
-        description=f"Caption any image using the `{task.model}` model under the hood!",
-        examples=EXAMPLES,
-        cache_examples=False,
-        flagging_mode="never",
-        api_name="caption",
-    )
+    with gr.Blocks(title="Image captioning") as demo:
+        gr.Markdown(f"# Image captioning\nCaption any image using the `{task.model}` model under the hood!")
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(label="Upload image", type="filepath")
+                caption_button = gr.Button("Caption", variant="primary")
+            caption = gr.Textbox(label="Caption")
+        gr.Examples(EXAMPLES, inputs=image)
+
+        gr.on(
+            [caption_button.click, image.upload],
+            fn=task.caption,
+            inputs=image,
+            outputs=caption,
+            api_name="caption",
+            **RAW_UPLOAD,
+        )
     return configure_queue(demo, settings, "caption")
 
 

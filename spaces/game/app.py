@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.game import DescribeAndDrawTask
-from common.ui import ImageUpload, configure_queue, launch
+from common.ui import RAW_UPLOAD, configure_queue, launch
 
 EXAMPLES = image_examples(__file__)
 
@@ -21,7 +21,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         )
         with gr.Row():
             with gr.Column():
-                image_upload = ImageUpload("Your first image")
+                image_upload = gr.Image(label="Your first image", type="filepath")
                 with gr.Row():
                     caption_button = gr.Button("Generate caption")
                     all_button = gr.Button("Caption and generate", variant="primary")
@@ -31,13 +31,16 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 image_button = gr.Button("Generate image")
                 image_output = gr.Image(label="Generated image", format="png")
 
-        caption_button.click(task.caption, inputs=image_upload, outputs=caption, api_name="caption")
+        caption_button.click(
+            task.caption, inputs=image_upload, outputs=caption, api_name="caption", **RAW_UPLOAD
+        )
         image_button.click(task.generate, inputs=caption, outputs=image_output, api_name="generate")
         all_button.click(
             task.caption_and_generate,
             inputs=image_upload,
             outputs=[caption, image_output],
             api_name="caption_and_generate",
+            **RAW_UPLOAD,
         )
     return configure_queue(demo, settings, "caption", "imagegen")
 

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
 
 import gradio as gr
-from PIL import Image, UnidentifiedImageError
 
 from common.settings import Settings, Task
-from common.errors import user_error
-from common.images import NOT_AN_IMAGE, TOO_LARGE
 from common.validation import Range
 
 # Remote calls wait on the network, not the CPU: many can be in flight at once. Gradio's default
@@ -26,28 +22,9 @@ LOCAL_CONCURRENCY = 1
 # Beyond this many waiting requests new ones are refused at once instead of queueing for minutes.
 QUEUE_MAX_SIZE = 256
 MAX_UPLOAD_SIZE = "25mb"
-
-
-class ImageUpload(gr.Image):
-    """`gr.Image` for uploads that turns an unreadable file into a clear message.
-
-    Gradio opens the upload before the app's function runs; a file that is not an image would
-    otherwise end in Gradio's generic "upstream app has raised an exception".
-    """
-
-    is_template = True  # rendered by the frontend's Image component
-
-    def __init__(self, label: str, **kwargs: Any) -> None:
-        # The original file, unconverted: it is sent on as uploaded.
-        super().__init__(label=label, type="filepath", image_mode=None, **kwargs)
-
-    def preprocess(self, payload: Any) -> Any:
-        try:
-            return super().preprocess(payload)
-        except Image.DecompressionBombError:
-            raise user_error(TOO_LARGE) from None
-        except (UnidentifiedImageError, OSError, ValueError):
-            raise user_error(NOT_AN_IMAGE) from None
+# Image inputs skip Gradio's preprocessing: `common.images` reads the upload itself, so a file
+# that is not an image gets a clear message instead of Gradio's generic "upstream" error.
+RAW_UPLOAD = {"preprocess": False}
 
 
 def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:

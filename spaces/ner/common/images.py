@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import user_error
 
@@ -33,23 +35,28 @@ class EncodedImage:
     data: bytes
 
     def decode(self) -> Image.Image:
-        """The pixels, in RGB, for in-process models."""
+        """The pixels, upright (phones record rotation in EXIF) and in RGB, for in-process models."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(self.data))
             image.load()
-        return image.convert("RGB")
+        return ImageOps.exif_transpose(image).convert("RGB")
 
 
-def read_image(path: str | Path | None) -> EncodedImage:
+Upload = str | Path | Mapping[str, Any] | None
+"""A file path, or Gradio's file payload (`{"path": ...}`) when the event skips preprocessing."""
+
+
+def read_image(upload: Upload) -> EncodedImage:
     """An uploaded image, after checking that it is an image of a sane size.
 
     Raises a `gr.Error` naming the problem for a missing file, a file that is not an image, or an
     image too large to process.
     """
-    if path is None:
+    location = upload.get("path") if isinstance(upload, Mapping) else upload
+    if not location:
         raise user_error("Upload an image first.")
-    path = Path(path)
+    path = Path(location)
     data = path.read_bytes()
     if len(data) > MAX_IMAGE_BYTES:
         raise user_error(

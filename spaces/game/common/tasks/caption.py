@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common.backends import image_to_text_backend
 from common.errors import InferenceError, backend_error, user_error
-from common.images import read_image
+from common.images import Upload, read_image
 from common.settings import Settings
 
 
@@ -13,7 +13,7 @@ class CaptionTask:
         self.backend = image_to_text_backend(settings)
         self.model = settings.caption.model
 
-    async def caption(self, image: str | None) -> str:
+    async def caption(self, image: Upload) -> str:
         """Describe an image in one sentence.
 
         Args:

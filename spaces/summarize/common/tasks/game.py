@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import gradio as gr
 from PIL import Image
 
+from common.images import Upload
 from common.settings import Settings
 from common.tasks.caption import CaptionTask
 from common.tasks.imagegen import ImageGenTask
@@ -17,7 +18,7 @@ class DescribeAndDrawTask:
         self.captioner = CaptionTask(settings)
         self.painter = ImageGenTask(settings)
 
-    async def caption(self, image: str | None) -> str:
+    async def caption(self, image: Upload) -> str:
         """Describe an image in one sentence.
 
         Args:
@@ -45,7 +46,7 @@ class DescribeAndDrawTask:
 
     async def caption_and_generate(
         self,
-        image: str | None,
+        image: Upload,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
     ) -> AsyncIterator[tuple[str, Image.Image | None]]:
         """Caption an image, then paint a new image from the caption, in one go.
