@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="genai-spaces-tests-"))
 os.environ.update(
@@ -28,11 +29,37 @@ for _name in ("HF_TOKEN", "HF_API_KEY", "GRADIO_SHARE"):
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import huggingface_hub.constants  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.inference_server import InferenceTestServer  # noqa: E402
 
+if TYPE_CHECKING:
+    from tests.tiny_models import TinyModels
+
 TEST_TOKEN = "hf_test_secret_token_0123456789"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
+    """Random-weight models of the real architectures, built once per run (about a second).
+
+    Imported here, not at the top: torch and friends take seconds to import, and only the
+    local-backend tests need them.
+    """
+    from tests.tiny_models import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forbid Hub requests, so a load that would look beyond its directory fails instead.
+
+    huggingface_hub reads HF_HUB_OFFLINE once at import, so the flag it already read is patched too.
+    """
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 
 @pytest.fixture(scope="session")

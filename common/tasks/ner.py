@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import gradio as gr
+
 from common.backends import token_classification_backend
 from common.entities import Entity, highlight, merge_entities
 from common.errors import InferenceError, backend_error
 from common.settings import Settings
+from common.ui import FIRST_LOAD_PROGRESS
 from common.validation import clean_text
 
 # BERT-base reads 512 word pieces; 2,000 characters stays well inside that for English prose.
@@ -21,7 +24,9 @@ class NerTask:
         self.backend = token_classification_backend(settings)
         self.model = settings.ner.model
 
-    async def analyse(self, text: str) -> tuple[str, list[Entity]]:
+    async def analyse(
+        self, text: str, progress: gr.Progress = FIRST_LOAD_PROGRESS
+    ) -> tuple[str, list[Entity]]:
         """The cleaned text and its entities; offsets refer to the cleaned text."""
         text = clean_text(text, what="text", max_chars=MAX_TEXT_CHARS)
         try:
@@ -30,7 +35,7 @@ class NerTask:
             raise backend_error(error) from None
         return text, merge_entities(text, reply)
 
-    async def ner(self, text: str) -> dict[str, Any]:
+    async def ner(self, text: str, progress: gr.Progress = FIRST_LOAD_PROGRESS) -> dict[str, Any]:
         """Find the people, organisations, locations and other names in a text.
 
         Args:

@@ -25,6 +25,9 @@ MAX_UPLOAD_SIZE = "25mb"
 # Image inputs skip Gradio's preprocessing: `common.images` reads the upload itself, so a file
 # that is not an image gets a clear message instead of Gradio's generic "upstream" error.
 RAW_UPLOAD = {"preprocess": False}
+# Gradio injects a progress tracker into a parameter with this default. Tracking tqdm shows the
+# model download and loading bars on a local model's first use.
+FIRST_LOAD_PROGRESS = gr.Progress(track_tqdm=True)
 
 
 def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:

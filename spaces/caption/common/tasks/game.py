@@ -11,6 +11,7 @@ from common.images import Upload
 from common.settings import Settings
 from common.tasks.caption import CaptionTask
 from common.tasks.imagegen import ImageGenTask
+from common.ui import FIRST_LOAD_PROGRESS
 
 
 class DescribeAndDrawTask:
@@ -32,9 +33,9 @@ class DescribeAndDrawTask:
     async def generate(
         self,
         caption: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
     ) -> Image.Image:
-        """Paint a new image from a caption, with the image model's default settings.
+        """Paint a new image from a caption, at the image model's native size.
 
         Args:
             caption: the description to paint.
@@ -42,12 +43,12 @@ class DescribeAndDrawTask:
         Returns:
             The generated image.
         """
-        return await self.painter.render(self.painter.request(caption), progress)
+        return await self.painter.render(self.painter.request(caption, width=None, height=None), progress)
 
     async def caption_and_generate(
         self,
         image: Upload,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
     ) -> AsyncIterator[tuple[str, Image.Image | None]]:
         """Caption an image, then paint a new image from the caption, in one go.
 

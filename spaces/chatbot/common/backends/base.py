@@ -21,14 +21,17 @@ StepCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """Everything that determines a generated image; the same request reproduces the same image."""
+    """Everything that determines a generated image; the same request reproduces the same image.
+
+    A size of None means the model's native size (512 for Stable Diffusion 1.5, 1024 for SDXL).
+    """
 
     prompt: str
     negative_prompt: str
     steps: int
     guidance: float
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     seed: int
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gradio as gr
+
 from common.backends import image_to_text_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.images import Upload, read_image
 from common.settings import Settings
+from common.ui import FIRST_LOAD_PROGRESS
 
 
 class CaptionTask:
@@ -13,7 +16,7 @@ class CaptionTask:
         self.backend = image_to_text_backend(settings)
         self.model = settings.caption.model
 
-    async def caption(self, image: Upload) -> str:
+    async def caption(self, image: Upload, progress: gr.Progress = FIRST_LOAD_PROGRESS) -> str:
         """Describe an image in one sentence.
 
         Args:

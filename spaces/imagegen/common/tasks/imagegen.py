@@ -10,6 +10,7 @@ from PIL import Image
 from common.backends import ImageRequest, text_to_image_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.settings import Settings
+from common.ui import FIRST_LOAD_PROGRESS
 from common.validation import Range, check_float, check_int, clean_text
 
 STEPS = Range(minimum=1, maximum=100, default=25)
@@ -32,14 +33,14 @@ class ImageGenTask:
         negative_prompt: str = "",
         steps: int = int(STEPS.default),
         guidance: float = GUIDANCE.default,
-        width: int = int(SIZE.default),
-        height: int = int(SIZE.default),
+        width: int | None = int(SIZE.default),
+        height: int | None = int(SIZE.default),
         seed: int = -1,
     ) -> ImageRequest:
-        """A checked request; seed -1 picks a fresh random seed."""
-        width = check_int(width, name="width", allowed=SIZE)
-        height = check_int(height, name="height", allowed=SIZE)
-        if width % 8 or height % 8:
+        """A checked request; seed -1 picks a fresh random seed, size None the model's native size."""
+        width = None if width is None else check_int(width, name="width", allowed=SIZE)
+        height = None if height is None else check_int(height, name="height", allowed=SIZE)
+        if (width or 0) % 8 or (height or 0) % 8:
             raise user_error(f"width and height must be multiples of 8, not {width}x{height}.")
         seed = check_int(seed, name="seed", allowed=SEED)
         return ImageRequest(
@@ -75,7 +76,7 @@ class ImageGenTask:
         width: int = int(SIZE.default),
         height: int = int(SIZE.default),
         seed: int = -1,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
     ) -> tuple[Image.Image, int]:
         """Generate an image from a text prompt.
 

@@ -201,14 +201,15 @@ class LocalImageGenerator(LocalBackend):
         from diffusers import AutoPipelineForText2Image
 
         device = pick_device()
-        pipeline = AutoPipelineForText2Image.from_pretrained(self.config.model, torch_dtype=device.dtype)
+        pipeline = AutoPipelineForText2Image.from_pretrained(self.config.model, dtype=device.dtype)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device.name)
 
     async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image:
         def report_step(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            # Some schedulers (PNDM, SD 1.5's) run more timesteps than inference steps.
             if on_step is not None:
-                on_step(step + 1, request.steps)
+                on_step(step + 1, pipeline.num_timesteps)
             return tensors
 
         def work(pipeline: Any) -> Image.Image:

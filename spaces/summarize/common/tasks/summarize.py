@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gradio as gr
+
 from common.backends import summarization_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.settings import Settings
+from common.ui import FIRST_LOAD_PROGRESS
 from common.validation import Range, check_int, clean_text
 
 MIN_LENGTH = Range(minimum=1, maximum=512, default=30)
@@ -18,7 +21,11 @@ class SummarizeTask:
         self.model = settings.summarize.model
 
     async def summarize(
-        self, text: str, min_length: int = int(MIN_LENGTH.default), max_length: int = int(MAX_LENGTH.default)
+        self,
+        text: str,
+        min_length: int = int(MIN_LENGTH.default),
+        max_length: int = int(MAX_LENGTH.default),
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
     ) -> str:
         """Summarize an English text.
 

@@ -1,0 +1,146 @@
+"""Every app on the local backend: tiny random-weight models of the real architectures, in-process.
+
+Outputs of random weights are noise, so these tests check structure: a summary string, spans with
+valid offsets, an image of the requested size that the seed reproduces, a stream that grows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from common.backends.local import _ModelCache
+from tests.harness import ROOT, running_app, settings_from
+from tests.tiny_models import TinyModels
+
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
+
+EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
+LION = ROOT / "spaces/caption/examples/lion.jpg"
+ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}
+
+
+@pytest.fixture(scope="module")
+def local_settings(tiny_models: TinyModels):
+    return settings_from(
+        {
+            "INFERENCE_BACKEND": "local",
+            "SUMMARY_MODEL": str(tiny_models.summarize),
+            "NER_MODEL": str(tiny_models.ner),
+            "CAPTION_MODEL": str(tiny_models.caption),
+            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
+            "CHAT_MODEL": str(tiny_models.chat),
+        }
+    )
+
+
+def app_client(name: str):
+    @pytest.fixture(scope="module")
+    def client(local_settings) -> Iterator[Client]:
+        with running_app(name, local_settings) as connected:
+            yield connected
+
+    return client
+
+
+summarize_app = app_client("summarize")
+ner_app = app_client("ner")
+caption_app = app_client("caption")
+imagegen_app = app_client("imagegen")
+game_app = app_client("game")
+chatbot_app = app_client("chatbot")
+
+
+def test_auto_picks_local_without_token_or_endpoint(tiny_models):
+    settings = settings_from({"SUMMARY_MODEL": str(tiny_models.summarize)})
+    assert settings.backend_for("summarize") == "local"
+
+
+def test_summarize_returns_a_summary(summarize_app):
+    summary = summarize_app.predict(EIFFEL, 8, 24, api_name="/summarize")
+
+    assert isinstance(summary, str) and summary.strip()
+
+
+def test_ner_returns_spans_that_tile_the_text(ner_app):
+    text = "My name is Andrew, I'm building DeepLearningAI and I live in California"
+
+    spans = ner_app.predict(text, api_name="/ner")
+
+    assert "".join(span["token"] for span in spans) == text
+    labels = {span["class_or_confidence"] for span in spans} - {None}
+    assert labels and labels <= ENTITY_TYPES, "whole entities with prefix-free labels"
+
+
+def test_caption_describes_an_image(caption_app):
+    caption = caption_app.predict(handle_file(str(LION)), api_name="/caption")
+
+    assert isinstance(caption, str) and caption.strip()
+
+
+def test_imagegen_makes_an_image_of_the_requested_size_that_the_seed_reproduces(imagegen_app):
+    first, seed = imagegen_app.predict("a lighthouse", "fog", 2, 7, 72, 64, 1234, api_name="/generate")
+    again, _ = imagegen_app.predict("a lighthouse", "fog", 2, 7, 72, 64, 1234, api_name="/generate")
+    other, _ = imagegen_app.predict("a lighthouse", "fog", 2, 7, 72, 64, 4321, api_name="/generate")
+
+    assert seed == 1234
+    images = [Image.open(path).convert("RGB") for path in (first, again, other)]
+    assert images[0].size == (72, 64)
+    assert images[0].tobytes() == images[1].tobytes()
+    assert images[0].tobytes() != images[2].tobytes()
+
+
+def test_game_captions_then_paints_the_caption_at_the_models_native_size(game_app, tiny_models):
+    caption, image = game_app.predict(handle_file(str(LION)), api_name="/caption_and_generate")
+
+    assert caption.strip()
+    assert Image.open(image).size == (64, 64), "the tiny UNet's native size, as 512 is SD 1.5's"
+
+
+def test_chatbot_streams_a_growing_reply(chatbot_app):
+    torch.manual_seed(0)
+    job = chatbot_app.submit("Tell me about Vienna", "Be brief.", 0.7, 48, api_name="/chat")
+    reply = job.result(timeout=60)
+
+    outputs = [output for output in job.outputs() if isinstance(output, str)]
+    assert isinstance(reply, str) and reply
+    assert len(outputs) >= 2, "the reply arrived in one piece instead of streaming"
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(outputs, outputs[1:], strict=False))
+
+
+def test_a_model_that_cannot_load_gets_a_clear_message(local_settings, tmp_path):
+    missing = settings_from({"INFERENCE_BACKEND": "local", "SUMMARY_MODEL": "nobody/no-such-model"})
+    with running_app("summarize", missing) as client, pytest.raises(AppError) as caught:
+        client.predict(EIFFEL, api_name="/summarize")
+
+    message = str(caught.value)
+    assert "nobody/no-such-model cannot run" in message
+    assert "Check the model id" in message
+    assert "Traceback" not in message
+
+
+def test_a_model_is_loaded_once_even_when_first_asked_for_concurrently():
+    cache, loads = _ModelCache(), []
+
+    def slow_load() -> object:
+        loads.append(1)
+        time.sleep(0.2)
+        return object()
+
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(("m",), slow_load))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert len(loads) == 1
+    assert len(results) == 8 and len({id(result) for result in results}) == 1
+
