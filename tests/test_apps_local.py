@@ -6,6 +6,7 @@ valid offsets, an image of the requested size that the seed reproduces, a stream
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -112,7 +113,7 @@ def test_chatbot_streams_a_growing_reply(chatbot_app):
     outputs = [output for output in job.outputs() if isinstance(output, str)]
     assert isinstance(reply, str) and reply
     assert len(outputs) >= 2, "the reply arrived in one piece instead of streaming"
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(outputs, outputs[1:], strict=False))
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(outputs))
 
 
 def test_a_model_that_cannot_load_gets_a_clear_message(local_settings, tmp_path):
@@ -135,7 +136,9 @@ def test_a_model_is_loaded_once_even_when_first_asked_for_concurrently():
         return object()
 
     results: list[object] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get(("m",), slow_load))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get(("m",), slow_load))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -143,4 +146,3 @@ def test_a_model_is_loaded_once_even_when_first_asked_for_concurrently():
 
     assert len(loads) == 1
     assert len(results) == 8 and len({id(result) for result in results}) == 1
-

@@ -6,9 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline, StableDiffusionPipeline
 from PIL import Image
