@@ -1,0 +1,245 @@
+"""Deploy space folders to Hugging Face Spaces, one Space repository per folder.
+
+    python scripts/deploy.py summarize ner --owner OWNER [--private] [--hardware FLAVOR]
+    python scripts/deploy.py --all [--owner OWNER] [--dry-run]
+
+The vendored `common/` copies are synced first, so a Space always runs the root `common/`. Each
+Space then holds exactly its folder, less local clutter (`.env` files, caches, Gradio's temp and
+flagging folders); `--dry-run` lists those files and touches no network. The token (`HF_TOKEN` or
+`HF_API_KEY`, from the environment or `.env`) authenticates the upload and becomes each Space's
+`HF_TOKEN` secret; it is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx2  # noqa: E402
+import sync_common  # noqa: E402
+from huggingface_hub import HfApi, SpaceHardware  # noqa: E402
+from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError  # noqa: E402
+from huggingface_hub.utils import (  # noqa: E402
+    DEFAULT_IGNORE_PATTERNS,
+    HFValidationError,
+    filter_repo_objects,
+    validate_repo_id,
+)
+
+from common.settings import SettingsError, load_settings  # noqa: E402
+
+# What must never reach a Space: secrets, caches, Gradio's temp and flagging folders. Upload
+# patterns are fnmatch patterns on paths relative to the folder, where `*` also matches `/`, so
+# each one is given bare (at the top of the folder) and after `*/` (at any depth).
+IGNORED = (
+    ".env",
+    ".env.*",
+    "*.pyc",
+    "__pycache__/*",
+    ".gradio/*",
+    "flagged/*",
+    ".venv/*",
+    ".pytest_cache/*",
+    ".ruff_cache/*",
+    ".ipynb_checkpoints/*",
+    ".DS_Store",
+)
+# The Hub's own failures (auth included), no token at all, and the Hub out of reach: each fails
+# one space, and the others are still worth trying.
+HUB_ERRORS = (HfHubHTTPError, LocalTokenNotFoundError, httpx2.TransportError)
+SECRET_NAME = "HF_TOKEN"
+
+
+class Hub(Protocol):
+    """The part of `HfApi` a deploy uses, so tests can pass a recording fake."""
+
+    def create_repo(
+        self, repo_id: str, *, repo_type: str, space_sdk: str, private: bool, exist_ok: bool
+    ) -> object: ...
+
+    def add_space_secret(self, repo_id: str, key: str, value: str) -> object: ...
+
+    def request_space_hardware(self, repo_id: str, hardware: SpaceHardware) -> object: ...
+
+    def upload_folder(
+        self,
+        *,
+        repo_id: str,
+        folder_path: str | Path,
+        repo_type: str,
+        ignore_patterns: list[str],
+        delete_patterns: list[str],
+        commit_message: str,
+    ) -> object: ...
+
+    def whoami(self) -> dict: ...
+
+
+def ignore_patterns() -> list[str]:
+    """A new list on every call: `upload_folder` appends its own defaults to the list it is given."""
+    return [pattern for name in IGNORED for pattern in (name, f"*/{name}")]
+
+
+def upload_files(folder: Path) -> list[str]:
+    """The paths `upload_folder` sends from `folder`, found the way it finds them, for `--dry-run`."""
+    found = sorted(path.relative_to(folder).as_posix() for path in folder.glob("**/*") if path.is_file())
+    return list(filter_repo_objects(found, ignore_patterns=[*ignore_patterns(), *DEFAULT_IGNORE_PATTERNS]))
+
+
+def space_folder(name: str) -> Path:
+    return sync_common.SPACES / name
+
+
+def space_url(repo_id: str) -> str:
+    return f"https://huggingface.co/spaces/{repo_id}"
+
+
+def sync_copies(names: Sequence[str]) -> None:
+    """Bring each space's vendored `common/` up to date, so what is uploaded is the root `common/`."""
+    for name in names:
+        stale = sync_common.differences(space_folder(name))
+        if stale:
+            sync_common.sync(space_folder(name))
+            print(f"synced spaces/{name}/common: {len(stale)} file(s) were out of date")
+
+
+def describe(error: Exception, token: str | None) -> str:
+    """The error on one line and without the token: Hub messages span lines and may echo a request."""
+    text = f"{type(error).__name__}: {' '.join(str(error).split())}"
+    return text.replace(token, "***") if token else text
+
+
+def deploy_space(
+    api: Hub, name: str, repo_id: str, token: str | None, private: bool, hardware: SpaceHardware | None
+) -> None:
+    """Create the Space if needed, set it up, then upload.
+
+    The secret and hardware come before the upload so that the build the upload starts already
+    has them, instead of failing without a token and restarting.
+    """
+    api.create_repo(repo_id=repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+    if token:
+        api.add_space_secret(repo_id=repo_id, key=SECRET_NAME, value=token)
+    if hardware:
+        api.request_space_hardware(repo_id=repo_id, hardware=hardware)
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=space_folder(name),
+        repo_type="space",
+        ignore_patterns=ignore_patterns(),
+        # Every remote file not uploaded again is deleted (the Hub keeps `.gitattributes`), so a file
+        # removed from the folder does not live on in the Space.
+        delete_patterns=["*"],
+        commit_message=f"Deploy {name} from gradio-genai-spaces",
+    )
+
+
+def deploy(
+    names: Sequence[str],
+    owner: str,
+    api: Hub,
+    *,
+    token: str | None,
+    private: bool = False,
+    hardware: SpaceHardware | None = None,
+) -> list[str]:
+    """Deploy every named space, going on past failures; returns the repo ids that failed."""
+    failed = []
+    for name in names:
+        repo_id = f"{owner}/{name}"
+        try:
+            deploy_space(api, name, repo_id, token, private, hardware)
+        except HUB_ERRORS as error:
+            print(f"{repo_id}: not deployed: {describe(error, token)}", file=sys.stderr)
+            failed.append(repo_id)
+        else:
+            print(space_url(repo_id))
+    return failed
+
+
+def dry_run(names: Sequence[str], owner: str, token: str | None, hardware: SpaceHardware | None) -> None:
+    """Say what a deploy would do, listing each file it would upload, without touching the network."""
+    print(f"{SECRET_NAME} secret: {'would be set' if token else 'left as it is (no token)'}")
+    if hardware:
+        print(f"hardware: {hardware.value}")
+    for name in names:
+        files = upload_files(space_folder(name))
+        print(f"{owner}/{name}: {space_url(f'{owner}/{name}')} would hold exactly these {len(files)} files")
+        for path in files:
+            print(f"  {path}")
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    available = [space.name for space in sync_common.space_dirs()]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"spaces to deploy: {', '.join(available)}")
+    parser.add_argument("--all", action="store_true", help="deploy every space")
+    parser.add_argument("--owner", help="user or organization (default: the token's user)")
+    parser.add_argument("--private", action="store_true", help="create new Spaces as private")
+    parser.add_argument(
+        "--hardware",
+        choices=[flavor.value for flavor in SpaceHardware],
+        metavar="FLAVOR",
+        help="request this hardware: cpu-basic, cpu-upgrade, t4-small, ... (huggingface_hub.SpaceHardware)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list what would be uploaded; no network")
+    args = parser.parse_args(argv)
+
+    if bool(args.names) == args.all:
+        parser.error("name the spaces to deploy, or pass --all")
+    unknown = sorted(set(args.names) - set(available))
+    if unknown:
+        parser.error(f"no such space: {', '.join(unknown)} (choose from {', '.join(available)})")
+    args.names = available if args.all else list(dict.fromkeys(args.names))
+    args.hardware = SpaceHardware(args.hardware) if args.hardware else None
+    if args.owner:
+        try:
+            validate_repo_id(f"{args.owner}/{args.names[0]}")
+        except HFValidationError as error:
+            parser.error(f"--owner {args.owner!r} cannot name a repository: {error}")
+    return parser, args
+
+
+def connect_to_hub(token: str | None) -> Hub:
+    """The real client; without a token it falls back to a saved `hf auth login`."""
+    return HfApi(token=token)
+
+
+def main(argv: Sequence[str] | None = None, connect: Callable[[str | None], Hub] = connect_to_hub) -> int:
+    """Sync, then list (`--dry-run`) or deploy; `connect` is replaced by a fake in tests."""
+    parser, args = parse_args(argv)
+    try:
+        token = load_settings().token
+    except SettingsError as error:
+        parser.error(str(error))
+    if not args.owner and (args.dry_run or not token):
+        parser.error("--owner is required with --dry-run or when no HF_TOKEN is set")
+
+    sync_copies(args.names)
+    if args.dry_run:
+        dry_run(args.names, args.owner, token, args.hardware)
+        return 0
+
+    if not token:
+        print(f"No token set: the Spaces' {SECRET_NAME} secret is left as it is.", file=sys.stderr)
+    api = connect(token)
+    try:
+        owner = args.owner or api.whoami()["name"]
+    except HUB_ERRORS as error:
+        print(f"No owner: {describe(error, token)}; pass --owner.", file=sys.stderr)
+        return 1
+
+    failed = deploy(args.names, owner, api, token=token, private=args.private, hardware=args.hardware)
+    if failed:
+        print(f"Not deployed: {', '.join(failed)} ({len(failed)} of {len(args.names)}).", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""scripts/deploy.py against a recording stand-in for HfApi, always on a copy of the repository.
+
+Deploying syncs the vendored copies of `common/`, so every test runs on a temporary copy of
+`common/`, `scripts/` and `spaces/` and never writes to the real tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
+
+import httpx2
+import pytest
+from huggingface_hub import SpaceHardware
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
+
+from tests.conftest import TEST_TOKEN
+from tests.harness import ROOT, SPACES
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import deploy
+import sync_common
+
+# Files a developer's machine leaves in a space folder; none of them may reach a Space.
+CLUTTER = (
+    ".env",
+    ".env.local",
+    "__pycache__/app.cpython-311.pyc",
+    "common/__pycache__/settings.cpython-311.pyc",
+    "common/tasks/__pycache__/chat.cpython-311.pyc",
+    "examples/stray.pyc",
+    ".gradio/flagged/dataset1.csv",
+    "flagged/log.csv",
+)
+# Taken before any deploy runs: HfApi.upload_folder extends the list it is given, so a deploy that
+# handed the same list to every upload would send the Hub defaults over and over.
+IGNORE_PATTERNS = tuple(deploy.ignore_patterns())
+
+
+@dataclass
+class RecordingHub:
+    """Stands in for `HfApi`: records each call, fails the calls for the repo ids in `failures`,
+    and keeps the files each upload would send, as `upload_folder` selects them."""
+
+    failures: dict[str, Exception] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    uploads: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    connected_with: list[str | None] = field(default_factory=list)
+
+    def connect(self, token: str | None) -> RecordingHub:
+        self.connected_with.append(token)
+        return self
+
+    def _call(self, method: str, arguments: dict[str, Any]) -> None:
+        self.calls.append((method, arguments))
+        if arguments["repo_id"] in self.failures:
+            raise self.failures[arguments["repo_id"]]
+
+    def create_repo(self, **arguments: Any) -> None:
+        self._call("create_repo", arguments)
+
+    def add_space_secret(self, **arguments: Any) -> None:
+        self._call("add_space_secret", arguments)
+
+    def request_space_hardware(self, **arguments: Any) -> None:
+        self._call("request_space_hardware", arguments)
+
+    def upload_folder(self, **arguments: Any) -> None:
+        self._call("upload_folder", {**arguments, "ignore_patterns": list(arguments["ignore_patterns"])})
+        patterns = arguments["ignore_patterns"]
+        patterns += DEFAULT_IGNORE_PATTERNS  # in place, as HfApi.upload_folder does
+        folder = Path(arguments["folder_path"])
+        found = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+        self.uploads[arguments["repo_id"]] = {
+            path: (folder / path).read_bytes()
+            for path in filter_repo_objects(found, ignore_patterns=patterns)
+        }
+
+    def whoami(self) -> dict[str, str]:
+        return {"name": "token-owner"}
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repository that the sync and deploy scripts work on, as the working directory."""
+    copy_repository(tmp_path)
+    monkeypatch.setattr(sync_common, "ROOT", tmp_path)
+    monkeypatch.setattr(sync_common, "SOURCE", tmp_path / "common")
+    monkeypatch.setattr(sync_common, "SPACES", tmp_path / "spaces")
+    monkeypatch.chdir(tmp_path)
+    for name in ("HF_TOKEN", "HF_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def hub() -> RecordingHub:
+    return RecordingHub()
+
+
+def copy_repository(target: Path) -> None:
+    clean = shutil.ignore_patterns("__pycache__", "*.pyc", ".env*", ".gradio", "flagged")
+    for folder in ("common", "scripts", "spaces"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=clean)
+
+
+def add_clutter(space: Path) -> None:
+    for relative in CLUTTER:
+        path = space / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"HF_TOKEN={TEST_TOKEN}\n")
+
+
+def run(hub: RecordingHub, *argv: str) -> int:
+    return deploy.main(list(argv), connect=hub.connect)
+
+
+def expected_calls(
+    repo_id: str, folder: Path, *, token: str | None = None, hardware: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    calls = [
+        (
+            "create_repo",
+            {
+                "repo_id": repo_id,
+                "repo_type": "space",
+                "space_sdk": "gradio",
+                "private": False,
+                "exist_ok": True,
+            },
+        )
+    ]
+    if token:
+        calls.append(("add_space_secret", {"repo_id": repo_id, "key": "HF_TOKEN", "value": token}))
+    if hardware:
+        calls.append(("request_space_hardware", {"repo_id": repo_id, "hardware": hardware}))
+    upload = {
+        "repo_id": repo_id,
+        "folder_path": folder,
+        "repo_type": "space",
+        "ignore_patterns": list(IGNORE_PATTERNS),
+        "delete_patterns": ["*"],
+        "commit_message": ANY,
+    }
+    return [*calls, ("upload_folder", upload)]
+
+
+def test_two_spaces_make_exactly_the_expected_calls(repo, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    add_clutter(repo / "spaces/ner")
+
+    assert run(hub, "summarize", "ner", "--owner", "someone") == 0
+
+    assert hub.connected_with == [TEST_TOKEN]
+    assert hub.calls == [
+        *expected_calls("someone/summarize", repo / "spaces/summarize", token=TEST_TOKEN),
+        *expected_calls("someone/ner", repo / "spaces/ner", token=TEST_TOKEN),
+    ]
+    assert set(IGNORE_PATTERNS) >= {
+        ".env",
+        "*/.env",
+        ".env.*",
+        "*.pyc",
+        "*/__pycache__/*",
+        ".gradio/*",
+    }
+    uploaded = hub.uploads["someone/ner"]
+    assert sorted(uploaded) == deploy.upload_files(repo / "spaces/ner"), "--dry-run would list other files"
+    assert not set(uploaded) & set(CLUTTER)
+    assert {"app.py", "README.md", "requirements.txt", "common/settings.py"} <= set(uploaded)
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-2:] == [
+        "https://huggingface.co/spaces/someone/summarize",
+        "https://huggingface.co/spaces/someone/ner",
+    ]
+    assert TEST_TOKEN not in out + err
+
+
+@pytest.mark.parametrize("source", ["HF_TOKEN", "HF_API_KEY", ".env"])
+def test_the_secret_is_the_configured_token(repo, hub, monkeypatch, capsys, source):
+    if source == ".env":
+        (repo / ".env").write_text(f"HF_TOKEN={TEST_TOKEN}\n")
+    else:
+        monkeypatch.setenv(source, TEST_TOKEN)
+
+    assert run(hub, "chatbot", "--owner", "someone") == 0
+
+    assert (
+        "add_space_secret",
+        {"repo_id": "someone/chatbot", "key": "HF_TOKEN", "value": TEST_TOKEN},
+    ) in hub.calls
+    out, err = capsys.readouterr()
+    assert TEST_TOKEN not in out + err
+
+
+def test_without_a_token_no_secret_is_set(repo, hub, capsys):
+    assert run(hub, "chatbot", "--owner", "someone") == 0
+
+    assert hub.connected_with == [None], "HfApi falls back to a saved login"
+    assert hub.calls == expected_calls("someone/chatbot", repo / "spaces/chatbot")
+    assert "secret is left as it is" in capsys.readouterr().err
+
+
+def test_hardware_is_requested_before_the_upload(repo, hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+
+    assert run(hub, "imagegen", "--owner", "someone", "--hardware", "t4-small") == 0
+
+    assert hub.calls == expected_calls(
+        "someone/imagegen", repo / "spaces/imagegen", token=TEST_TOKEN, hardware="t4-small"
+    )
+    hardware = hub.calls[2][1]["hardware"]
+    assert isinstance(hardware, SpaceHardware)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ner", "--owner", "someone", "--hardware", "t4-giant"], "invalid choice: 't4-giant'"),
+        ([], "name the spaces to deploy, or pass --all"),
+        (["ner", "--all", "--owner", "someone"], "name the spaces to deploy, or pass --all"),
+        (["ner", "translate", "--owner", "someone"], "no such space: translate"),
+        (["ner", "--owner", "some/one"], "cannot name a repository"),
+        (["ner"], "--owner is required"),
+        (["--all", "--dry-run"], "--owner is required"),
+    ],
+)
+def test_bad_arguments_stop_before_anything_happens(repo, hub, capsys, argv, message):
+    with pytest.raises(SystemExit) as stopped:
+        run(hub, *argv)
+
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not hub.connected_with and not hub.calls
+
+
+def test_the_owner_defaults_to_the_tokens_user(repo, hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+
+    assert run(hub, "ner") == 0
+
+    assert {arguments["repo_id"] for _, arguments in hub.calls} == {"token-owner/ner"}
+
+
+def hub_errors() -> list[Exception]:
+    request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
+    forbidden = HfHubHTTPError(
+        f"403 Forbidden: token {TEST_TOKEN} cannot write to someone\nCheck the token's permissions.",
+        response=httpx2.Response(403, request=request),
+    )
+    return [forbidden, httpx2.ConnectError("[Errno -2] Name or service not known", request=request)]
+
+
+@pytest.mark.parametrize("error", hub_errors(), ids=["forbidden", "unreachable"])
+def test_a_failing_space_is_reported_and_the_others_still_deploy(repo, hub, monkeypatch, capsys, error):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    hub.failures["someone/ner"] = error
+
+    assert run(hub, "summarize", "ner", "game", "--owner", "someone") == 1
+
+    assert set(hub.uploads) == {"someone/summarize", "someone/game"}
+    assert [method for method, arguments in hub.calls if arguments["repo_id"] == "someone/ner"] == [
+        "create_repo"
+    ]
+    out, err = capsys.readouterr()
+    [report] = [line for line in err.splitlines() if line.startswith("someone/ner:")]
+    assert type(error).__name__ in report
+    assert "someone/ner" in err.splitlines()[-1]
+    assert "https://huggingface.co/spaces/someone/game" in out
+    assert TEST_TOKEN not in out + err
+
+
+def test_the_vendored_copy_is_synced_before_the_upload(repo, hub):
+    copy = repo / "spaces/ner/common"
+    (copy / "entities.py").write_text("# stale\n")
+    (copy / "stray.py").write_text("")
+    (copy / "chat.py").unlink()
+
+    assert run(hub, "ner", "--owner", "someone") == 0
+
+    uploaded = hub.uploads["someone/ner"]
+    assert uploaded["common/entities.py"] == (repo / "common/entities.py").read_bytes()
+    assert uploaded["common/chat.py"] == (repo / "common/chat.py").read_bytes()
+    assert "common/stray.py" not in uploaded
+    assert sync_common.differences(repo / "spaces/ner") == []
+
+
+def test_a_dry_run_never_connects(repo, hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+
+    assert run(hub, "--all", "--owner", "someone", "--dry-run", "--hardware", "cpu-upgrade") == 0
+
+    assert not hub.connected_with and not hub.calls
+
+
+def dry_run_listing(output: str, owner: str) -> dict[str, set[str]]:
+    """`{repo_id: files}` from the dry run's output: a line per Space, then its files indented."""
+    listing: dict[str, set[str]] = {}
+    for line in output.splitlines():
+        if line.startswith(f"{owner}/"):
+            repo_id = line.partition(":")[0]
+            listing[repo_id] = set()
+        elif line.startswith("  "):
+            listing[repo_id].add(line.strip())
+    return listing
+
+
+def test_dry_run_lists_every_file_to_upload_and_no_clutter(tmp_path):
+    copy_repository(tmp_path)
+    shared = {f"common/{path.as_posix()}" for path in sync_common.shared_files(tmp_path / "common")}
+    expected = {}
+    for name in SPACES:
+        space = tmp_path / "spaces" / name
+        own = {path.relative_to(space).as_posix() for path in space.rglob("*") if path.is_file()}
+        expected[f"X/{name}"] = {path for path in own if not path.startswith("common/")} | shared
+        add_clutter(space)
+    # HF_HUB_OFFLINE turns any Hub request into an error.
+    environment = {**os.environ, "HF_TOKEN": TEST_TOKEN, "HF_HUB_OFFLINE": "1"}
+
+    result = subprocess.run(
+        [sys.executable, "scripts/deploy.py", "--dry-run", "--all", "--owner", "X"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    listing = dry_run_listing(result.stdout, "X")
+    assert listing == expected
+    for files in listing.values():
+        assert {"app.py", "README.md", "requirements.txt", "common/settings.py"} <= files
+        assert any(path.startswith("examples/") for path in files)
+    assert "HF_TOKEN secret: would be set" in result.stdout
+    assert TEST_TOKEN not in result.stdout + result.stderr
