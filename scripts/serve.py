@@ -1,18 +1,23 @@
 """Serve all six apps from one process on one port, each on its own page.
 
-    python scripts/serve.py [--port 7860] [--backend auto|remote|local]
+    python scripts/serve.py [--port 7860] [--backend auto|remote|local] [--share] [--mcp]
 
-Each app keeps its own endpoints at its own path (`/summarize/`, `/ner/`, ...), so a
+Each app keeps its own endpoints at its own path (`/summarize/`, `/ner/`, ...), so
 `gradio_client.Client("http://127.0.0.1:7860/ner/")` calls exactly what it would call on the Space.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import importlib.util
 import os
+import secrets
 import sys
+import threading
+import time
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -21,21 +26,24 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
+from gradio import networking  # noqa: E402
 
-from common.settings import Settings, load_settings  # noqa: E402
+from common.settings import Settings, Task, load_settings  # noqa: E402
 from common.ui import MAX_UPLOAD_SIZE  # noqa: E402
 
-APPS = {
-    "summarize": "Summarize a text",
-    "ner": "Highlight the entities in a text",
-    "caption": "Caption an image",
-    "imagegen": "Generate an image from a prompt",
-    "game": "Caption an image, then paint a new one from the caption",
-    "chatbot": "Chat with an instruct model",
+# Each app, what it does, and the tasks it runs (for the index page's backend column).
+APPS: dict[str, tuple[str, tuple[Task, ...]]] = {
+    "summarize": ("Summarize a text", ("summarize",)),
+    "ner": ("Highlight the people, organisations and places in a text", ("ner",)),
+    "caption": ("Describe an image in one sentence", ("caption",)),
+    "imagegen": ("Generate an image from a prompt", ("imagegen",)),
+    "game": ("Caption an image, then paint a new one from the caption", ("caption", "imagegen")),
+    "chatbot": ("Chat with an instruct model", ("chat",)),
 }
+STARTUP_TIMEOUT = 30.0
 
 
-def load_app_module(name: str):
+def load_app_module(name: str) -> ModuleType:
     """Import `spaces/<name>/app.py` under a unique name; the root `common/` serves every app."""
     spec = importlib.util.spec_from_file_location(f"spaces_{name}_app", ROOT / "spaces" / name / "app.py")
     assert spec is not None and spec.loader is not None
@@ -46,23 +54,57 @@ def load_app_module(name: str):
 
 
 def index_page(settings: Settings) -> str:
+    """A plain list of the apps, with where each one's models run."""
     rows = "".join(
-        f'<li><a href="/{name}/">{name}</a>: {summary} <small>({settings.backend_for(task)})</small></li>'
-        for name, summary, task in (
-            (name, summary, "chat" if name == "chatbot" else "imagegen" if name == "game" else name)
-            for name, summary in APPS.items()
-        )
+        f'<li><a href="/{name}/">{name}</a>: {html.escape(summary)} '
+        f"<small>({', '.join(sorted({settings.backend_for(task) for task in tasks}))})</small></li>"
+        for name, (summary, tasks) in APPS.items()
     )
-    return f"<!doctype html><title>gradio-genai-spaces</title><h1>gradio-genai-spaces</h1><ul>{rows}</ul>"
+    return (
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>gradio-genai-spaces</title>"
+        "<body style='font-family: system-ui, sans-serif; max-width: 48rem; margin: 3rem auto'>"
+        f"<h1>gradio-genai-spaces</h1><ul>{rows}</ul></body></html>"
+    )
 
 
-def build_app(settings: Settings) -> FastAPI:
+def build_app(settings: Settings, mcp_server: bool = False) -> FastAPI:
+    """One FastAPI app with every demo mounted on its own path."""
     app = FastAPI(title="gradio-genai-spaces")
     app.get("/", response_class=HTMLResponse)(lambda: index_page(settings))
     for name in APPS:
         demo = load_app_module(name).build_demo(settings)
-        gr.mount_gradio_app(app, demo, path=f"/{name}", max_file_size=MAX_UPLOAD_SIZE)
+        gr.mount_gradio_app(app, demo, path=f"/{name}", max_file_size=MAX_UPLOAD_SIZE, mcp_server=mcp_server)
     return app
+
+
+def open_share_link(port: int) -> str | None:
+    """A public *.gradio.live link to the local server, or None (with a note) when offline."""
+    try:
+        return networking.setup_tunnel("127.0.0.1", port, secrets.token_urlsafe(32), None, None)
+    except (RuntimeError, OSError) as error:
+        print(f"No share link ({error}); is this machine offline? The apps are still served locally.")
+        return None
+
+
+def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
+    """Run the server until interrupted; the share tunnel opens once the server accepts connections."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise SystemExit(f"The server did not start on {host}:{port}.")
+    print(f"Serving six apps on http://{host}:{port}/")
+    if share and (url := open_share_link(port)):
+        print(f"Public link (expires with this process): {url}")
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,12 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--backend", choices=["auto", "remote", "local"], help="overrides INFERENCE_BACKEND")
+    parser.add_argument("--share", action="store_true", help="also serve on a public share link")
+    parser.add_argument("--mcp", action="store_true", help="also serve every app's endpoints as MCP tools")
     args = parser.parse_args(argv)
     if args.backend:
         os.environ["INFERENCE_BACKEND"] = args.backend
-    settings = load_settings()
-    print(f"Serving six apps on http://{args.host}:{args.port}/")
-    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_level="warning")
+    serve(build_app(load_settings(), mcp_server=args.mcp), args.host, args.port, args.share)
 
 
 if __name__ == "__main__":

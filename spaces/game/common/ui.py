@@ -52,11 +52,21 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blo
 
 
 def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
-    """Launch one app from the command line: `python app.py [--share]`.
+    """Launch one app from the command line: `python app.py [--share] [--mcp]`.
 
-    The address comes from GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, as Gradio reads them.
+    The address comes from GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, as Gradio reads them, and
+    GRADIO_SHARE=True asks for a share link like `--share` does.
     """
     parser = argparse.ArgumentParser(description=demo.title)
     parser.add_argument("--share", action="store_true", help="also serve the app on a public share link")
+    parser.add_argument("--mcp", action="store_true", help="also serve the app's endpoints as MCP tools")
     args = parser.parse_args(argv)
-    demo.launch(share=args.share or None, max_file_size=MAX_UPLOAD_SIZE)
+    demo.launch(
+        share=args.share or None,
+        mcp_server=args.mcp or None,
+        max_file_size=MAX_UPLOAD_SIZE,
+        prevent_thread_lock=True,
+    )
+    if demo.share and not demo.share_url:
+        print(f"No share link (is this machine offline?). The app is still served at {demo.local_url}")
+    demo.block_thread()
