@@ -101,3 +101,12 @@ def test_requirements_are_exact_pins_without_torch(space):
         pinned_version(requirement)
     assert "torch" not in space_pins, "a remote-backend Space must not install torch"
     assert space_pins["huggingface-hub"].specifier == root_pins["huggingface-hub"].specifier
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_card_enables_sign_in_for_inference_on_the_visitors_token(space):
+    metadata = card(space)
+    assert metadata.get("hf_oauth") is True
+    assert "inference-api" in metadata.get("hf_oauth_scopes", [])
+    requirements = (ROOT / "spaces" / space / "requirements.txt").read_text()
+    assert "oauth" in Requirement(next(line for line in requirements.splitlines() if "gradio" in line)).extras

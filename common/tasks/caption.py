@@ -8,7 +8,7 @@ from common.backends import image_to_text_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.images import Upload, read_image
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS
+from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 
 
 class CaptionTask:
@@ -16,7 +16,12 @@ class CaptionTask:
         self.backend = image_to_text_backend(settings)
         self.model = settings.caption.model
 
-    async def caption(self, image: Upload, progress: gr.Progress = FIRST_LOAD_PROGRESS) -> str:
+    async def caption(
+        self,
+        image: Upload,
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
+    ) -> str:
         """Describe an image in one sentence.
 
         Args:
@@ -27,7 +32,7 @@ class CaptionTask:
         """
         upload = read_image(image)
         try:
-            caption = await self.backend.caption(upload)
+            caption = await self.backend.caption(upload, visitor_token(oauth_token))
         except InferenceError as error:
             raise backend_error(error) from None
         if not caption:

@@ -7,7 +7,7 @@ import gradio as gr
 from common.backends import summarization_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS
+from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 from common.validation import Range, check_int, clean_text
 
 MIN_LENGTH = Range(minimum=1, maximum=512, default=30)
@@ -26,6 +26,7 @@ class SummarizeTask:
         min_length: int = int(MIN_LENGTH.default),
         max_length: int = int(MAX_LENGTH.default),
         progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
     ) -> str:
         """Summarize an English text.
 
@@ -43,6 +44,8 @@ class SummarizeTask:
         if min_length > max_length:
             raise user_error(f"min_length ({min_length}) must not exceed max_length ({max_length}).")
         try:
-            return await self.backend.summarize(text, min_length=min_length, max_length=max_length)
+            return await self.backend.summarize(
+                text, min_length=min_length, max_length=max_length, token=visitor_token(oauth_token)
+            )
         except InferenceError as error:
             raise backend_error(error) from None

@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import RAW_UPLOAD, configure_queue, launch
+from common.ui import RAW_UPLOAD, configure_queue, launch, sign_in_button
 
 EXAMPLES = image_examples(__file__)
 
@@ -15,6 +15,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     task = CaptionTask(settings)
     with gr.Blocks(title="Image captioning") as demo:
         gr.Markdown(f"# Image captioning\nCaption any image using the `{task.model}` model under the hood!")
+        sign_in_button()
         with gr.Row():
             with gr.Column():
                 image = gr.Image(label="Upload image", type="filepath")

@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import image_examples
 from common.settings import Settings, load_settings
 from common.tasks.game import DescribeAndDrawTask
-from common.ui import RAW_UPLOAD, configure_queue, launch
+from common.ui import RAW_UPLOAD, configure_queue, launch, sign_in_button
 
 EXAMPLES = image_examples(__file__)
 
@@ -19,6 +19,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             f"`{task.captioner.model}` describes your image, "
             f"then `{task.painter.model}` paints the description."
         )
+        sign_in_button()
         with gr.Row():
             with gr.Column():
                 image_upload = gr.Image(label="Your first image", type="filepath")

@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import text_examples
 from common.settings import Settings, load_settings
 from common.tasks.imagegen import GUIDANCE, MAX_SEED, SIZE, STEPS, ImageGenTask
-from common.ui import configure_queue, launch, slider
+from common.ui import configure_queue, launch, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -15,6 +15,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     task = ImageGenTask(settings)
     with gr.Blocks(title="Image generation") as demo:
         gr.Markdown(f"# Image generation with Stable Diffusion\nGenerate any image with `{task.model}`.")
+        sign_in_button()
         with gr.Row():
             prompt = gr.Textbox(label="Your prompt", scale=4, placeholder="a dog in a park")
             generate = gr.Button("Generate", variant="primary", scale=1, min_width=50)

@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Sequence
 
 import gradio as gr
+from gradio.utils import get_space
 
 from common.settings import Settings, Task
 from common.validation import Range
@@ -28,6 +29,18 @@ RAW_UPLOAD = {"preprocess": False}
 # Gradio injects a progress tracker into a parameter with this default. Tracking tqdm shows the
 # model download and loading bars on a local model's first use.
 FIRST_LOAD_PROGRESS = gr.Progress(track_tqdm=True)
+
+
+def sign_in_button() -> None:
+    """On a Space, a "Sign in with Hugging Face" button: visitors then run inference on their own
+    token (the card sets `hf_oauth: true`). Elsewhere there is nobody to sign in, so no button."""
+    if get_space() is not None:
+        gr.LoginButton()
+
+
+def visitor_token(oauth_token: gr.OAuthToken | None) -> str | None:
+    """The signed-in visitor's token for this request, or None to use the configured token."""
+    return oauth_token.token if oauth_token is not None else None
 
 
 def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:

@@ -11,7 +11,7 @@ from common.images import Upload
 from common.settings import Settings
 from common.tasks.caption import CaptionTask
 from common.tasks.imagegen import ImageGenTask
-from common.ui import FIRST_LOAD_PROGRESS
+from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 
 
 class DescribeAndDrawTask:
@@ -19,7 +19,7 @@ class DescribeAndDrawTask:
         self.captioner = CaptionTask(settings)
         self.painter = ImageGenTask(settings)
 
-    async def caption(self, image: Upload) -> str:
+    async def caption(self, image: Upload, oauth_token: gr.OAuthToken | None = None) -> str:
         """Describe an image in one sentence.
 
         Args:
@@ -28,12 +28,13 @@ class DescribeAndDrawTask:
         Returns:
             The caption.
         """
-        return await self.captioner.caption(image)
+        return await self.captioner.caption(image, oauth_token=oauth_token)
 
     async def generate(
         self,
         caption: str,
         progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
     ) -> Image.Image:
         """Paint a new image from a caption, at the image model's native size.
 
@@ -43,12 +44,14 @@ class DescribeAndDrawTask:
         Returns:
             The generated image.
         """
-        return await self.painter.render(self.painter.request(caption, width=None, height=None), progress)
+        request = self.painter.request(caption, width=None, height=None)
+        return await self.painter.render(request, progress, visitor_token(oauth_token))
 
     async def caption_and_generate(
         self,
         image: Upload,
         progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[tuple[str, Image.Image | None]]:
         """Caption an image, then paint a new image from the caption, in one go.
 
@@ -60,6 +63,6 @@ class DescribeAndDrawTask:
         Returns:
             The caption, and the image painted from it.
         """
-        caption = await self.caption(image)
+        caption = await self.caption(image, oauth_token)
         yield caption, None
-        yield caption, await self.generate(caption, progress)
+        yield caption, await self.generate(caption, progress, oauth_token)

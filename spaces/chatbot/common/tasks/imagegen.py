@@ -8,9 +8,10 @@ import gradio as gr
 from PIL import Image
 
 from common.backends import ImageRequest, text_to_image_backend
+from common.backends.base import Token
 from common.errors import InferenceError, backend_error, user_error
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS
+from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
 STEPS = Range(minimum=1, maximum=100, default=25)
@@ -55,7 +56,9 @@ class ImageGenTask:
             seed=secrets.randbelow(MAX_SEED + 1) if seed == -1 else seed,
         )
 
-    async def render(self, request: ImageRequest, progress: gr.Progress | None = None) -> Image.Image:
+    async def render(
+        self, request: ImageRequest, progress: gr.Progress | None = None, token: Token = None
+    ) -> Image.Image:
         """Generate the image for a checked request, reporting denoising steps to `progress`."""
 
         def on_step(step: int, total: int) -> None:
@@ -63,7 +66,7 @@ class ImageGenTask:
                 progress((step, total), desc="Denoising", unit="steps")
 
         try:
-            return await self.backend.generate(request, on_step)
+            return await self.backend.generate(request, on_step, token)
         except InferenceError as error:
             raise backend_error(error) from None
 
@@ -77,6 +80,7 @@ class ImageGenTask:
         height: int = int(SIZE.default),
         seed: int = -1,
         progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
     ) -> tuple[Image.Image, int]:
         """Generate an image from a text prompt.
 
@@ -93,4 +97,4 @@ class ImageGenTask:
             The image, and the seed used to make it.
         """
         request = self.request(prompt, negative_prompt, steps, guidance, width, height, seed)
-        return await self.render(request, progress), request.seed
+        return await self.render(request, progress, visitor_token(oauth_token)), request.seed

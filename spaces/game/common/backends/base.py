@@ -18,6 +18,10 @@ from common.images import EncodedImage
 StepCallback = Callable[[int, int], None]
 """Called as `(step, total_steps)` while an image is being generated."""
 
+Token = str | None
+"""A signed-in visitor's own Hugging Face token for this call; None uses the configured one.
+In-process backends need no token and ignore it."""
+
 
 @dataclass(frozen=True)
 class ImageRequest:
@@ -41,26 +45,44 @@ class Backend(Protocol):
 
 
 class SummarizationBackend(Backend, Protocol):
-    async def summarize(self, text: str, *, min_length: int, max_length: int) -> str: ...
+    async def max_input_tokens(self) -> int:
+        """The longest input the model reads; longer text must be split."""
+        ...
+
+    async def count_tokens(self, text: str) -> int:
+        """Tokens in `text`: exact with the model's tokenizer, else a conservative estimate."""
+        ...
+
+    async def summarize(self, text: str, *, min_length: int, max_length: int, token: Token = None) -> str: ...
 
 
 class TokenClassificationBackend(Backend, Protocol):
-    async def classify_tokens(self, text: str) -> list[dict[str, Any]]:
+    async def classify_tokens(self, text: str, token: Token = None) -> list[dict[str, Any]]:
         """Either reply shape that `common.entities.merge_entities` accepts."""
         ...
 
 
 class ImageToTextBackend(Backend, Protocol):
-    async def caption(self, image: EncodedImage) -> str: ...
+    async def caption(self, image: EncodedImage, token: Token = None) -> str: ...
 
 
 class TextToImageBackend(Backend, Protocol):
-    async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image: ...
+    async def generate(
+        self, request: ImageRequest, on_step: StepCallback | None = None, token: Token = None
+    ) -> Image.Image: ...
 
 
 class ChatBackend(Backend, Protocol):
+    async def context_window(self) -> int:
+        """Tokens the model attends to: prompt and reply together."""
+        ...
+
+    async def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens the messages take in the prompt: exact with a chat template, else estimated."""
+        ...
+
     def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int
+        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
     ) -> AsyncGenerator[str, None]:
         """Yield the reply as text deltas; closing the generator stops generation."""
         ...

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,7 +22,7 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
 from PIL import Image, UnidentifiedImageError
 
-from common.backends.base import ImageRequest, StepCallback
+from common.backends.base import ImageRequest, StepCallback, Token
 from common.chat import Message
 from common.errors import (
     AuthenticationError,
@@ -48,6 +50,9 @@ MAX_ATTEMPTS = 4
 MAX_LOADING_DELAY = 20.0
 # 5xx errors other than "loading" get one quick second chance: gateways fail transiently.
 RETRY_DELAY = 1.0
+CHARS_PER_TOKEN_ESTIMATE = 3
+REMOTE_SUMMARY_INPUT_TOKENS = 1024
+REMOTE_CONTEXT_WINDOW = 8192
 LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
 
 
@@ -77,31 +82,48 @@ class RemoteBackend:
             weakref.WeakKeyDictionary()
         )
 
-    def new_client(self) -> AsyncInferenceClient:
+    def new_client(self, token: Token = None) -> AsyncInferenceClient:
         return AsyncInferenceClient(
             model=self.config.target,
             provider=None if self.config.endpoint_url else self.config.provider,  # type: ignore[arg-type]
-            token=self._token,
+            token=token or self._token,
             timeout=self.config.timeout,
         )
 
-    def client(self) -> AsyncInferenceClient:
+    def shared_client(self) -> AsyncInferenceClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = self.new_client()
         return client
 
+    @asynccontextmanager
+    async def client(self, token: Token = None) -> AsyncIterator[AsyncInferenceClient]:
+        """The shared client for the configured token; a visitor's own token gets a client of its own.
+
+        A visitor's client is never cached or shared, so their token cannot reach anyone else's
+        request, and it is closed when the request ends.
+        """
+        if token is None or token == self._token:
+            yield self.shared_client()
+        else:
+            async with self.new_client(token) as own_client:
+                yield own_client
+
     async def call(
-        self,
-        request: Callable[[AsyncInferenceClient], Awaitable[T]],
-        client: AsyncInferenceClient | None = None,
+        self, request: Callable[[AsyncInferenceClient], Awaitable[T]], token: str | None = None
     ) -> T:
         """Run one request, waiting for a loading model and retrying a transient 5xx, within bounds."""
+        async with self.client(token) as client:
+            return await self.call_with(client, request)
+
+    async def call_with(
+        self, client: AsyncInferenceClient, request: Callable[[AsyncInferenceClient], Awaitable[T]]
+    ) -> T:
         deadline = time.monotonic() + LOADING_WAIT_LIMIT
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await request(client or self.client())
+                return await request(client)
             except LIBRARY_ERRORS as error:
                 failure = translate_error(error, self.where, self.config.timeout)
             delay = retry_delay(failure, attempt)
@@ -184,20 +206,38 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def estimate_tokens(text: str) -> int:
+    """A conservative token count where no tokenizer is at hand.
+
+    English averages about four characters per BPE or WordPiece token; counting one token per
+    three characters overestimates, so text sized with it fits the real limit.
+    """
+    return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
+
+
 class RemoteSummarizer(RemoteBackend):
-    async def summarize(self, text: str, *, min_length: int, max_length: int) -> str:
+    async def max_input_tokens(self) -> int:
+        # The limit of BART-style summarizers, the default model's family; the remote model's
+        # tokenizer is unknown, so lengths are estimated against it.
+        return REMOTE_SUMMARY_INPUT_TOKENS
+
+    async def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    async def summarize(self, text: str, *, min_length: int, max_length: int, token: Token = None) -> str:
         result = await self.call(
             lambda client: client.summarization(
                 text, generate_parameters={"min_length": min_length, "max_length": max_length}
-            )
+            ),
+            token,
         )
         return _require_text(result.get("summary_text"), self.where, "summary_text")
 
 
 class RemoteTokenClassifier(RemoteBackend):
-    async def classify_tokens(self, text: str) -> list[dict[str, Any]]:
+    async def classify_tokens(self, text: str, token: Token = None) -> list[dict[str, Any]]:
         result = await self.call(
-            lambda client: client.token_classification(text, aggregation_strategy="simple")
+            lambda client: client.token_classification(text, aggregation_strategy="simple"), token
         )
         pieces = [dict(item) for item in result]
         if not all(("entity" in p or "entity_group" in p) and "word" in p for p in pieces):
@@ -206,13 +246,15 @@ class RemoteTokenClassifier(RemoteBackend):
 
 
 class RemoteCaptioner(RemoteBackend):
-    async def caption(self, image: EncodedImage) -> str:
-        result = await self.call(lambda client: client.image_to_text(image.path))
+    async def caption(self, image: EncodedImage, token: Token = None) -> str:
+        result = await self.call(lambda client: client.image_to_text(image.path), token)
         return _require_text(result.get("generated_text"), self.where, "generated_text").strip()
 
 
 class RemoteImageGenerator(RemoteBackend):
-    async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image:
+    async def generate(
+        self, request: ImageRequest, on_step: StepCallback | None = None, token: Token = None
+    ) -> Image.Image:
         return await self.call(
             lambda client: client.text_to_image(
                 request.prompt,
@@ -222,13 +264,22 @@ class RemoteImageGenerator(RemoteBackend):
                 width=request.width,
                 height=request.height,
                 seed=request.seed,
-            )
+            ),
+            token,
         )
 
 
 class RemoteChat(RemoteBackend):
+    async def context_window(self) -> int:
+        # A served model's window is not advertised; most current instruct models take at least this.
+        return REMOTE_CONTEXT_WINDOW
+
+    async def count_tokens(self, messages: list[Message]) -> int:
+        # A few tokens per message for the role markers of chat templates.
+        return sum(estimate_tokens(message["content"]) + 4 for message in messages)
+
     async def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int
+        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
     ) -> AsyncGenerator[str, None]:
         """Stream deltas over a connection owned by this reply.
 
@@ -236,8 +287,9 @@ class RemoteChat(RemoteBackend):
         long-lived client would keep a stopped reply's connection open and the server would go on
         generating. A client scoped to the reply closes the stream the moment the visitor stops.
         """
-        async with self.new_client() as client:
-            stream = await self.call(
+        async with self.new_client(token) as client:
+            stream = await self.call_with(
+                client,
                 lambda client: client.chat_completion(
                     messages,
                     # Servers such as vLLM and Ollama route on the payload's model name; the URL
@@ -247,7 +299,6 @@ class RemoteChat(RemoteBackend):
                     temperature=temperature,
                     max_tokens=max_tokens,
                 ),
-                client,
             )
             try:
                 async for chunk in stream:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from common.backends.base import ImageRequest, StepCallback
+from common.backends.base import ImageRequest, StepCallback, Token
 from common.chat import Message
 from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError
 from common.images import EncodedImage
@@ -119,6 +119,16 @@ class LocalBackend:
             raise
 
 
+def input_limit(tokenizer: Any, model: Any) -> int:
+    """The longest sequence the model takes: its position embeddings, or else its tokenizer's limit.
+
+    Tokenizers without a limit report a huge sentinel (about 1e30), so the smaller figure wins.
+    """
+    positions = getattr(model.config, "max_position_embeddings", None)
+    limits = [limit for limit in (positions, tokenizer.model_max_length) if isinstance(limit, int)]
+    return min(limits) if limits else 512
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__).rstrip(".") + "."
@@ -133,7 +143,13 @@ class LocalSummarizer(LocalBackend):
         model = AutoModelForSeq2SeqLM.from_pretrained(self.config.model, dtype=device.dtype).to(device.name)
         return tokenizer, model.eval()
 
-    async def summarize(self, text: str, *, min_length: int, max_length: int) -> str:
+    async def max_input_tokens(self) -> int:
+        return await self.run(lambda loaded: input_limit(*loaded))
+
+    async def count_tokens(self, text: str) -> int:
+        return await self.run(lambda loaded: len(loaded[0](text, add_special_tokens=True)["input_ids"]))
+
+    async def summarize(self, text: str, *, min_length: int, max_length: int, token: Token = None) -> str:
         def work(loaded: tuple[Any, Any]) -> str:
             import torch
 
@@ -159,7 +175,7 @@ class LocalTokenClassifier(LocalBackend):
             dtype=device.dtype,
         )
 
-    async def classify_tokens(self, text: str) -> list[dict[str, Any]]:
+    async def classify_tokens(self, text: str, token: Token = None) -> list[dict[str, Any]]:
         def work(classifier: Any) -> list[dict[str, Any]]:
             # Scores come back as numpy floats, which JSON (and Gradio) cannot serialise.
             return [{**entity, "score": float(entity["score"])} for entity in classifier(text)]
@@ -176,7 +192,7 @@ class LocalCaptioner(LocalBackend):
         model = AutoModelForImageTextToText.from_pretrained(self.config.model, dtype=device.dtype)
         return processor, model.to(device.name).eval()
 
-    async def caption(self, image: EncodedImage) -> str:
+    async def caption(self, image: EncodedImage, token: Token = None) -> str:
         picture = image.decode()
 
         def work(loaded: tuple[Any, Any]) -> str:
@@ -205,7 +221,9 @@ class LocalImageGenerator(LocalBackend):
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device.name)
 
-    async def generate(self, request: ImageRequest, on_step: StepCallback | None = None) -> Image.Image:
+    async def generate(
+        self, request: ImageRequest, on_step: StepCallback | None = None, token: Token = None
+    ) -> Image.Image:
         def report_step(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             # Some schedulers (PNDM, SD 1.5's) run more timesteps than inference steps.
             if on_step is not None:
@@ -241,8 +259,18 @@ class LocalChat(LocalBackend):
         model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=device.dtype)
         return tokenizer, model.to(device.name).eval()
 
+    async def context_window(self) -> int:
+        return await self.run(lambda loaded: input_limit(*loaded))
+
+    async def count_tokens(self, messages: list[Message]) -> int:
+        def count(loaded: tuple[Any, Any]) -> int:
+            prompt = loaded[0].apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+            return len(prompt["input_ids"])
+
+        return await self.run(count)
+
     async def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int
+        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
     ) -> AsyncGenerator[str, None]:
         """Generate in a worker thread and hand tokens over as they come.
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import gradio as gr
+
 from common.backends import chat_backend
 from common.chat import build_messages, normalize_history
 from common.errors import InferenceError, MalformedReplyError, StreamInterruptedError, backend_error, report
 from common.settings import Settings
+from common.ui import visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
 DEFAULT_SYSTEM_MESSAGE = (
@@ -34,6 +37,7 @@ class ChatTask:
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
         max_tokens: int = int(MAX_TOKENS.default),
+        oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
         """Answer a chat message, streaming the reply as it is generated.
 
@@ -56,7 +60,9 @@ class ChatTask:
         max_tokens = check_int(max_tokens, name="max_tokens", allowed=MAX_TOKENS)
 
         reply = ""
-        stream = self.backend.stream_reply(messages, temperature=temperature, max_tokens=max_tokens)
+        stream = self.backend.stream_reply(
+            messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
+        )
         try:
             async for delta in stream:
                 reply += delta
