@@ -28,6 +28,7 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 from gradio import networking  # noqa: E402
 
+from common.i18n import i18n  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
 from common.ui import MAX_UPLOAD_SIZE  # noqa: E402
 
@@ -73,7 +74,9 @@ def build_app(settings: Settings, mcp_server: bool = False) -> FastAPI:
     app.get("/", response_class=HTMLResponse)(lambda: index_page(settings))
     for name in APPS:
         demo = load_app_module(name).build_demo(settings)
-        gr.mount_gradio_app(app, demo, path=f"/{name}", max_file_size=MAX_UPLOAD_SIZE, mcp_server=mcp_server)
+        gr.mount_gradio_app(
+            app, demo, path=f"/{name}", max_file_size=MAX_UPLOAD_SIZE, mcp_server=mcp_server, i18n=i18n()
+        )
     return app
 
 

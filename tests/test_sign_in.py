@@ -15,6 +15,7 @@ import time
 
 import gradio as gr
 import gradio.block_function
+import gradio.http_server
 import gradio.oauth
 import itsdangerous
 import pytest
@@ -102,11 +103,12 @@ def on_a_space(monkeypatch: pytest.MonkeyPatch) -> str:
     """The environment of a Space with `hf_oauth: true`; returns the OAuth client secret.
 
     Gradio reads the OAuth variables when it is imported, so its copies are patched as well. On a
-    Space Gradio also wraps functions for ZeroGPU when a `spaces` module imports; here that name is
-    this repository's folder of apps, not the ZeroGPU package.
+    Space Gradio also wraps functions for ZeroGPU and watches files for hot reload with the `spaces`
+    package; here that name is this repository's folder of apps, so both are turned off.
     """
     secret = "test-oauth-client-secret"
     monkeypatch.setattr(gradio.block_function, "spaces", None)
+    monkeypatch.setattr(gradio.http_server, "get_space", lambda: None)  # no Spaces hot-reload watcher
     monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("SPACE_ID", "owner/space")
     for name, value in {

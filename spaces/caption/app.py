@@ -3,9 +3,10 @@
 import gradio as gr
 
 from common.examples import image_examples
+from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import RAW_UPLOAD, configure_queue, launch, sign_in_button
+from common.ui import RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button
 
 EXAMPLES = image_examples(__file__)
 
@@ -14,13 +15,15 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = CaptionTask(settings)
     with gr.Blocks(title="Image captioning") as demo:
-        gr.Markdown(f"# Image captioning\nCaption any image using the `{task.model}` model under the hood!")
+        gr.Markdown(ui("caption_title"))
+        gr.Markdown(ui("caption_description"))
+        model_line(task.model)
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                image = gr.Image(label="Upload image", type="filepath")
-                caption_button = gr.Button("Caption", variant="primary")
-            caption = gr.Textbox(label="Caption")
+                image = gr.Image(label=ui("caption_image"), type="filepath")
+                caption_button = gr.Button(ui("caption_button"), variant="primary")
+            caption = gr.Textbox(label=ui("caption_output"))
         gr.Examples(EXAMPLES, inputs=image)
 
         gr.on(

@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import user_error
+from common.i18n import text
 
 # 40 megapixels covers any camera photo; larger is almost surely a decompression bomb.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -55,13 +56,11 @@ def read_image(upload: Upload) -> EncodedImage:
     """
     location = upload.get("path") if isinstance(upload, Mapping) else upload
     if not location:
-        raise user_error("Upload an image first.")
+        raise user_error("image_missing")
     path = Path(location)
     data = path.read_bytes()
     if len(data) > MAX_IMAGE_BYTES:
-        raise user_error(
-            f"The image is {len(data) / 2**20:.0f} MB; the limit is {MAX_IMAGE_BYTES // 2**20} MB."
-        )
+        raise user_error("image_too_heavy", megabytes=len(data) / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
     _check_header(data)
     return EncodedImage(path, data)
 
@@ -74,15 +73,12 @@ def _check_header(data: bytes) -> None:
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
     except Image.DecompressionBombError:
-        raise _too_large("far too many pixels") from None
+        raise _too_large(text("image_too_many_pixels")) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise user_error(
-            "This file is not an image Pillow can read: upload a PNG, JPEG, WebP or GIF."
-        ) from None
+        raise user_error("image_unreadable") from None
     if width * height > MAX_IMAGE_PIXELS:
-        raise _too_large(f"{width}x{height} pixels")
+        raise _too_large(text("image_pixels", width=width, height=height))
 
 
 def _too_large(size: str) -> Exception:
-    limit = MAX_IMAGE_PIXELS // 1_000_000
-    return user_error(f"The image has {size}, over the limit of {limit} megapixels: resize it and try again.")
+    return user_error("image_too_large", size=size, limit=MAX_IMAGE_PIXELS // 1_000_000)

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from common.errors import user_error
+from common.i18n import text
 
 # Control characters other than tab and newline carry no meaning for a model and can break tokenizers.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -30,28 +31,26 @@ class Range:
 def clean_text(value: object, *, what: str, max_chars: int, required: bool = True) -> str:
     """Text ready for a model: a string without control characters, within the limit.
 
-    Blank text is refused when `required`, and returned as "" otherwise.
+    `what` is the catalog key naming the field in messages (`field_prompt`, ...). Blank text is
+    refused when `required`, and returned as "" otherwise.
     """
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise user_error(f"The {what} must be text, not {type(value).__name__}.")
-    text = unicodedata.normalize("NFC", _CONTROL_CHARACTERS.sub("", value)).strip()
-    if not text and required:
-        raise user_error(f"The {what} is empty: enter some text first.")
-    if len(text) > max_chars:
-        raise user_error(
-            f"The {what} is {len(text):,} characters long; the limit is {max_chars:,}. "
-            "Shorten it and try again."
-        )
-    return text
+        raise user_error("input_not_text", what=text(what), kind=type(value).__name__)
+    cleaned = unicodedata.normalize("NFC", _CONTROL_CHARACTERS.sub("", value)).strip()
+    if not cleaned and required:
+        raise user_error("input_empty", what=text(what))
+    if len(cleaned) > max_chars:
+        raise user_error("input_too_long", what=text(what), length=len(cleaned), limit=max_chars)
+    return cleaned
 
 
 def check_int(value: object, *, name: str, allowed: Range) -> int:
     """A whole number within `allowed`; floats that are whole (25.0, as sliders send) are accepted."""
     number = _number(value, name)
     if not number.is_integer():
-        raise user_error(f"{name} must be a whole number, not {value!r}.")
+        raise user_error("input_not_whole", name=name, value=repr(value))
     _check_bounds(number, name, allowed)
     return int(number)
 
@@ -64,15 +63,15 @@ def check_float(value: object, *, name: str, allowed: Range) -> float:
 
 def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise user_error(f"{name} must be a number, not {value!r}.")
+        raise user_error("input_not_number", name=name, value=repr(value))
     number = float(value)
     if not math.isfinite(number):
-        raise user_error(f"{name} must be a finite number.")
+        raise user_error("input_not_finite", name=name)
     return number
 
 
 def _check_bounds(number: float, name: str, allowed: Range) -> None:
     if not allowed.minimum <= number <= allowed.maximum:
         raise user_error(
-            f"{name} must be between {allowed.minimum:g} and {allowed.maximum:g}, not {number:g}."
+            "input_out_of_range", name=name, minimum=allowed.minimum, maximum=allowed.maximum, value=number
         )

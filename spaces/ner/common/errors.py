@@ -2,148 +2,153 @@
 
 Backends translate their library's exceptions into these types; the task layer turns them into
 `gr.Error`, so a visitor never sees a traceback or Gradio's generic "upstream app" message.
+Messages come from the catalog in `common/locales/`, in the visitor's language; logs stay in English.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import gradio as gr
 
+from common.i18n import DEFAULT_LANGUAGE, text
+
 logger = logging.getLogger("common")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Catalog text for a detail of our own wording, translated when the message is shown."""
+
+    key: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, language: str | None) -> str:
+        return text(self.key, language, **self.fields)
+
+
+def phrase(key: str, **fields: Any) -> Phrase:
+    return Phrase(key, fields)
+
+
+Detail = str | Phrase
+"""What the server said (kept verbatim) or what we observed (a `Phrase`)."""
 
 
 class InferenceError(Exception):
     """Base of every backend failure. `where` names the backend (never with credentials)."""
 
-    retryable = False
+    key: ClassVar[str]
+    retryable: ClassVar[bool] = False
 
-    def __init__(self, where: str, detail: str = "") -> None:
+    def __init__(self, where: str, detail: Detail = "") -> None:
         self.where = where
         self.detail = detail
-        super().__init__(self.describe())
+        super().__init__(self.describe(DEFAULT_LANGUAGE))
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    def fields(self, language: str | None) -> dict[str, Any]:
+        detail = self.detail.render(language) if isinstance(self.detail, Phrase) else self.detail
+        return {"where": self.where, "detail": detail}
+
+    def describe(self, language: str | None = None) -> str:
+        """The message in `language`, by default the language of the request being served."""
+        return text(self.key, language, **self.fields(language))
 
 
 class ModelLoadingError(InferenceError):
+    key = "error_loading"
     retryable = True
 
     def __init__(self, where: str, estimated_time: float | None = None) -> None:
         self.estimated_time = estimated_time
         super().__init__(where)
 
-    def describe(self) -> str:
-        eta = f" (about {self.estimated_time:.0f} s)" if self.estimated_time else ""
-        return f"The model at {self.where} is still loading{eta}. Wait a moment and try again."
+    def fields(self, language: str | None) -> dict[str, Any]:
+        eta = text("error_loading_eta", language, seconds=self.estimated_time) if self.estimated_time else ""
+        return {**super().fields(language), "eta": eta}
 
 
 class RateLimitError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"{self.where} is rate-limiting requests (HTTP 429). Wait a minute and try again; "
-            "a Hugging Face token (HF_TOKEN) raises the limit, and a dedicated endpoint removes it."
-        )
+    key = "error_rate_limit"
 
 
 class AuthenticationError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"{self.where} refused the request ({self.detail}). Set HF_TOKEN to a valid token from "
-            "https://huggingface.co/settings/tokens with permission to call Inference Providers; "
-            "for a gated model, accept its licence on the model page first."
-        )
+    key = "error_auth"
 
 
 class ModelNotFoundError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"{self.where} was not found ({self.detail}). Check the model id or endpoint URL "
-            "(the *_MODEL and HF_API_*_BASE settings)."
-        )
+    key = "error_not_found"
 
 
 class UnsupportedModelError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"{self.where} cannot serve this task ({self.detail}). Choose another model or provider "
-            "(the *_MODEL and HF_PROVIDER settings)."
-        )
+    key = "error_unsupported"
 
 
 class InputRejectedError(InferenceError):
-    def describe(self) -> str:
-        return f"{self.where} rejected the input ({self.detail}). Shorten or change the input and try again."
+    key = "error_input_rejected"
 
 
 class BackendFailureError(InferenceError):
+    key = "error_backend_failure"
     retryable = True
-
-    def describe(self) -> str:
-        return f"{self.where} failed ({self.detail}). This is on the server's side: try again in a moment."
 
 
 class BackendTimeoutError(InferenceError):
+    key = "error_timeout"
+
     def __init__(self, where: str, timeout: float) -> None:
         self.timeout = timeout
         super().__init__(where)
 
-    def describe(self) -> str:
-        return (
-            f"{self.where} did not answer within {self.timeout:g} s. Try again; if the model is "
-            "slow on long inputs, raise INFERENCE_TIMEOUT."
-        )
+    def fields(self, language: str | None) -> dict[str, Any]:
+        return {**super().fields(language), "timeout": self.timeout}
 
 
 class BackendUnreachableError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"Could not connect to {self.where} ({self.detail}). Check that the server is running "
-            "and that the URL is right."
-        )
+    key = "error_unreachable"
 
 
 class MalformedReplyError(InferenceError):
-    def describe(self) -> str:
-        return (
-            f"{self.where} sent a reply this app cannot read ({self.detail}). Check that the URL "
-            "points at an endpoint serving this task."
-        )
+    key = "error_malformed"
 
 
 class StreamInterruptedError(InferenceError):
     """The reply stream ended early; whatever arrived before the cut is kept by the caller."""
 
-    def describe(self) -> str:
-        return f"The connection to {self.where} was cut before the reply finished ({self.detail})."
+    key = "error_stream_cut"
 
 
 class LocalRuntimeError(InferenceError):
     """The in-process backend cannot run: runtime not installed, model unavailable, out of memory."""
 
-    def describe(self) -> str:
-        return f"The local model {self.where} cannot run: {self.detail}"
+    key = "error_local_runtime"
 
 
-def user_error(message: str) -> gr.Error:
+def user_error(key: str, **fields: Any) -> gr.Error:
     """An error caused by the input: shown to the visitor, not logged as a server fault."""
-    return gr.Error(html.escape(message, quote=False), print_exception=False)
+    return _shown(text(key, **fields))
 
 
-def notify(message: str) -> None:
+def notify(key: str, **fields: Any) -> None:
     """A passing note to the visitor whose request is running (a toast in the UI)."""
-    logger.info(message)
-    gr.Info(html.escape(message, quote=False))
+    logger.info(text(key, DEFAULT_LANGUAGE, **fields))
+    gr.Info(html.escape(text(key, **fields), quote=False))
 
 
 def report(error: InferenceError) -> None:
-    """One log line per backend failure: its type and message, which never hold a token."""
+    """One log line per backend failure, in English: its type and message, which never hold a token."""
     logger.warning("%s: %s", type(error).__name__, error)
 
 
 def backend_error(error: InferenceError) -> gr.Error:
-    """Report a backend failure and return the error to show the visitor."""
+    """Report a backend failure and return the error to show the visitor, in their language."""
     report(error)
-    return gr.Error(html.escape(str(error), quote=False), print_exception=False)
+    return _shown(error.describe())
+
+
+def _shown(message: str) -> gr.Error:
+    # Gradio renders error messages as HTML; servers' words must not become markup.
+    return gr.Error(html.escape(message, quote=False), print_exception=False)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import gradio as gr
 from gradio.utils import get_space
 
+from common.i18n import i18n, ui
 from common.settings import Settings, Task
 from common.validation import Range
 
@@ -41,6 +42,14 @@ def sign_in_button() -> None:
 def visitor_token(oauth_token: gr.OAuthToken | None) -> str | None:
     """The signed-in visitor's token for this request, or None to use the configured token."""
     return oauth_token.token if oauth_token is not None else None
+
+
+def model_line(model: str) -> None:
+    """A small line naming the model in use: model ids are not translated, so they stay out of
+    the translated descriptions."""
+    with gr.Row():
+        gr.Markdown(ui("model_in_use"), container=False, min_width=80)
+        gr.Markdown(f"`{model}`", container=False)
 
 
 def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:
@@ -75,6 +84,7 @@ def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--mcp", action="store_true", help="also serve the app's endpoints as MCP tools")
     args = parser.parse_args(argv)
     demo.launch(
+        i18n=i18n(),
         share=args.share or None,
         mcp_server=args.mcp or None,
         max_file_size=MAX_UPLOAD_SIZE,

@@ -42,12 +42,12 @@ class ImageGenTask:
         width = None if width is None else check_int(width, name="width", allowed=SIZE)
         height = None if height is None else check_int(height, name="height", allowed=SIZE)
         if (width or 0) % 8 or (height or 0) % 8:
-            raise user_error(f"width and height must be multiples of 8, not {width}x{height}.")
+            raise user_error("input_size_multiple", width=width, height=height)
         seed = check_int(seed, name="seed", allowed=SEED)
         return ImageRequest(
-            prompt=clean_text(prompt, what="prompt", max_chars=MAX_PROMPT_CHARS),
+            prompt=clean_text(prompt, what="field_prompt", max_chars=MAX_PROMPT_CHARS),
             negative_prompt=clean_text(
-                negative_prompt, what="negative prompt", max_chars=MAX_PROMPT_CHARS, required=False
+                negative_prompt, what="field_negative_prompt", max_chars=MAX_PROMPT_CHARS, required=False
             ),
             steps=check_int(steps, name="steps", allowed=STEPS),
             guidance=check_float(guidance, name="guidance", allowed=GUIDANCE),

@@ -21,16 +21,12 @@ from PIL import Image
 
 from common.backends.base import ImageRequest, StepCallback, Token
 from common.chat import Message
-from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError
+from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError, phrase
 from common.images import EncodedImage
 from common.settings import TaskSettings
 
 T = TypeVar("T")
 
-INSTALL_HINT = (
-    "install the local runtime with `pip install -r requirements-local.txt`, or use remote inference "
-    "by setting HF_TOKEN or an HF_API_*_BASE endpoint URL"
-)
 # Longest wait for the next streamed token before the reply counts as stalled.
 STREAM_TOKEN_TIMEOUT = 120.0
 CAPTION_MAX_TOKENS = 40
@@ -104,18 +100,15 @@ class LocalBackend:
         except InferenceError:
             raise
         except ImportError as error:
-            raise LocalRuntimeError(
-                self.where, f"{error.name or 'a library'} is not installed: {INSTALL_HINT}."
-            ) from error
+            missing = phrase("detail_not_installed", library=error.name or "a library")
+            raise LocalRuntimeError(self.where, missing) from error
         except OSError as error:  # hub errors (not found, gated, offline) are OSErrors
             raise LocalRuntimeError(
-                self.where, f"{_first_line(error)} Check the model id; {INSTALL_HINT}."
+                self.where, phrase("detail_cannot_load", reason=_first_line(error))
             ) from error
         except RuntimeError as error:
             if "out of memory" in str(error).lower():
-                raise LocalRuntimeError(
-                    self.where, "out of memory: try a smaller input or image size."
-                ) from error
+                raise LocalRuntimeError(self.where, phrase("detail_out_of_memory")) from error
             raise
 
 
@@ -317,7 +310,8 @@ class LocalChat(LocalBackend):
                 if text:
                     yield text
         except queue.Empty:
-            raise StreamInterruptedError(self.where, f"no token for {STREAM_TOKEN_TIMEOUT:g} s") from None
+            stalled = phrase("detail_stalled", seconds=STREAM_TOKEN_TIMEOUT)
+            raise StreamInterruptedError(self.where, stalled) from None
         finally:
             stop.set()
         if failures:

@@ -38,11 +38,11 @@ class SummarizeTask:
         Returns:
             The summary.
         """
-        text = clean_text(text, what="text to summarize", max_chars=MAX_TEXT_CHARS)
+        text = clean_text(text, what="field_text_to_summarize", max_chars=MAX_TEXT_CHARS)
         min_length = check_int(min_length, name="min_length", allowed=MIN_LENGTH)
         max_length = check_int(max_length, name="max_length", allowed=MAX_LENGTH)
         if min_length > max_length:
-            raise user_error(f"min_length ({min_length}) must not exceed max_length ({max_length}).")
+            raise user_error("input_min_over_max", minimum=min_length, maximum=max_length)
         try:
             return await self.backend.summarize(
                 text, min_length=min_length, max_length=max_length, token=visitor_token(oauth_token)

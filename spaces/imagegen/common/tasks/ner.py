@@ -27,7 +27,7 @@ class NerTask:
 
     async def analyse(self, text: str, token: Token = None) -> tuple[str, list[Entity]]:
         """The cleaned text and its entities; offsets refer to the cleaned text."""
-        text = clean_text(text, what="text", max_chars=MAX_TEXT_CHARS)
+        text = clean_text(text, what="field_text", max_chars=MAX_TEXT_CHARS)
         try:
             reply = await self.backend.classify_tokens(text, token)
         except InferenceError as error:

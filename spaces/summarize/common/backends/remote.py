@@ -38,6 +38,7 @@ from common.errors import (
     StreamInterruptedError,
     UnsupportedModelError,
     notify,
+    phrase,
 )
 from common.images import EncodedImage
 from common.settings import TaskSettings
@@ -129,7 +130,7 @@ class RemoteBackend:
             delay = retry_delay(failure, attempt)
             if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
                 raise failure
-            notify(f"{self.where} is not ready yet; trying again in {delay:.0f} s.")
+            notify("note_retrying", where=self.where, seconds=delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
 
@@ -155,13 +156,13 @@ def translate_error(error: Exception, where: str, timeout: float) -> InferenceEr
     if isinstance(error, TextGenerationError):
         return BackendFailureError(where, _short(str(error)))
     if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
-        return StreamInterruptedError(where, "the server closed the connection")
+        return StreamInterruptedError(where, phrase("detail_connection_closed"))
     if isinstance(error, httpx2.TransportError):
         return BackendUnreachableError(where, _short(str(error)) or type(error).__name__)
     if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError, UnidentifiedImageError)):
-        return MalformedReplyError(where, "not the JSON or image this task returns")
+        return MalformedReplyError(where, phrase("detail_not_json"))
     if isinstance(error, ValueError) and str(error).startswith(("Invalid input data", "Invalid data type")):
-        return MalformedReplyError(where, "the reply has the wrong shape")
+        return MalformedReplyError(where, phrase("detail_wrong_shape"))
     if isinstance(error, ValueError):
         return UnsupportedModelError(where, _short(str(error)))
     return BackendFailureError(where, type(error).__name__)
@@ -241,7 +242,7 @@ class RemoteTokenClassifier(RemoteBackend):
         )
         pieces = [dict(item) for item in result]
         if not all(("entity" in p or "entity_group" in p) and "word" in p for p in pieces):
-            raise MalformedReplyError(self.where, "entities without a label or word")
+            raise MalformedReplyError(self.where, phrase("detail_entities_shape"))
         return pieces
 
 
@@ -307,13 +308,12 @@ class RemoteChat(RemoteBackend):
             except LIBRARY_ERRORS as error:
                 failure = translate_error(error, self.where, self.config.timeout)
                 if isinstance(failure, BackendTimeoutError):
-                    raise StreamInterruptedError(
-                        self.where, f"no data for {self.config.timeout:g} s"
-                    ) from error
+                    stalled = phrase("detail_stalled", seconds=self.config.timeout)
+                    raise StreamInterruptedError(self.where, stalled) from error
                 raise failure from error
 
 
 def _require_text(value: object, where: str, field: str) -> str:
     if not isinstance(value, str):
-        raise MalformedReplyError(where, f"no {field!r} string in the reply")
+        raise MalformedReplyError(where, phrase("detail_missing_field", field=field))
     return value

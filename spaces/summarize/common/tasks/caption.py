@@ -36,5 +36,5 @@ class CaptionTask:
         except InferenceError as error:
             raise backend_error(error) from None
         if not caption:
-            raise user_error("The model found nothing to say about this image: try another one.")
+            raise user_error("caption_empty")
         return caption

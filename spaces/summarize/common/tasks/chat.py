@@ -9,7 +9,15 @@ import gradio as gr
 
 from common.backends import chat_backend
 from common.chat import build_messages, normalize_history
-from common.errors import InferenceError, MalformedReplyError, StreamInterruptedError, backend_error, report
+from common.errors import (
+    InferenceError,
+    MalformedReplyError,
+    StreamInterruptedError,
+    backend_error,
+    phrase,
+    report,
+)
+from common.i18n import text
 from common.settings import Settings
 from common.ui import visitor_token
 from common.validation import Range, check_float, check_int, clean_text
@@ -52,9 +60,11 @@ class ChatTask:
             The reply so far, growing as tokens arrive.
         """
         messages = build_messages(
-            clean_text(system_message, what="system message", max_chars=MAX_MESSAGE_CHARS, required=False),
+            clean_text(
+                system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
+            ),
             normalize_history(history),
-            clean_text(message, what="message", max_chars=MAX_MESSAGE_CHARS),
+            clean_text(message, what="field_message", max_chars=MAX_MESSAGE_CHARS),
         )
         temperature = check_float(temperature, name="temperature", allowed=TEMPERATURE)
         max_tokens = check_int(max_tokens, name="max_tokens", allowed=MAX_TOKENS)
@@ -75,8 +85,8 @@ class ChatTask:
                 {"role": "assistant", "content": reply},
                 {
                     "role": "assistant",
-                    "content": f"{error} Press retry to ask again.",
-                    "metadata": {"title": "⚠️ Reply cut off"},
+                    "content": text("note_reply_cut", error=error.describe()),
+                    "metadata": {"title": text("note_reply_cut_title")},
                 },
             ]
         except InferenceError as error:
@@ -84,4 +94,4 @@ class ChatTask:
         finally:
             await stream.aclose()
         if not reply:
-            raise backend_error(MalformedReplyError(self.backend.where, "the reply stream held no text"))
+            raise backend_error(MalformedReplyError(self.backend.where, phrase("detail_empty_stream")))
