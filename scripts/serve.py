@@ -75,7 +75,14 @@ def build_app(settings: Settings, mcp_server: bool = False) -> FastAPI:
     for name in APPS:
         demo = load_app_module(name).build_demo(settings)
         gr.mount_gradio_app(
-            app, demo, path=f"/{name}", max_file_size=MAX_UPLOAD_SIZE, mcp_server=mcp_server, i18n=i18n()
+            app,
+            demo,
+            path=f"/{name}",
+            # Without it, some file URLs the frontend builds (example previews) miss the app's path.
+            root_path=f"/{name}",
+            max_file_size=MAX_UPLOAD_SIZE,
+            mcp_server=mcp_server,
+            i18n=i18n(),
         )
     return app
 

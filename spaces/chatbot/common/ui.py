@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import gradio as gr
 from gradio.utils import get_space
 
-from common.i18n import i18n, ui
+from common.i18n import i18n
 from common.settings import Settings, Task
 from common.validation import Range
 
@@ -45,11 +45,9 @@ def visitor_token(oauth_token: gr.OAuthToken | None) -> str | None:
 
 
 def model_line(model: str) -> None:
-    """A small line naming the model in use: model ids are not translated, so they stay out of
-    the translated descriptions."""
-    with gr.Row():
-        gr.Markdown(ui("model_in_use"), container=False, min_width=80)
-        gr.Markdown(f"`{model}`", container=False)
+    """A line naming the model in use. Model ids are not translated, so they stay out of the
+    translated descriptions, behind a sign every language reads."""
+    gr.Markdown(f"🤖 `{model}`")
 
 
 def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:
