@@ -135,7 +135,7 @@ def test_a_stream_with_no_text_is_an_error_not_a_blank_reply(chatbot_app, server
         (("",), "is empty"),
         (("   \n\t ",), "is empty"),
         (("\x00\x01\x02",), "is empty"),
-        (("word " * 5000,), "the limit is 20,000"),
+        (("word " * 25_000,), "the limit is 100,000"),
         ((TEXT, 0, 130), "Value 0 is less than minimum value 1"),
         ((TEXT, 30, 100000), "Value 100000 is greater than maximum value 1024"),
         ((TEXT, 200, 100), "must not exceed"),

@@ -3,9 +3,10 @@
 import gradio as gr
 
 from common.examples import text_examples
+from common.i18n import ui
 from common.settings import Settings, load_settings
-from common.tasks.ner import ENTITY_COLORS, NerTask
-from common.ui import configure_queue, launch
+from common.tasks.ner import ENTITY_COLORS, THRESHOLD, NerTask, show_entities
+from common.ui import api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -13,18 +14,53 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = NerTask(settings)
-    demo = gr.Interface(
-        fn=task.ner,
-        inputs=gr.Textbox(label="Text to find entities", lines=2),
-        outputs=gr.HighlightedText(label="Text with entities", color_map=ENTITY_COLORS, show_legend=True),
-        title="Named entity recognition",
-        description=f"Find people (PER), organisations (ORG), locations (LOC) and other names (MISC) "
-        f"using the `{task.model}` model under the hood!",
-        examples=EXAMPLES,
-        cache_examples=False,
-        flagging_mode="never",
-        api_name="ner",
-    )
+    with gr.Blocks(title="Named entity recognition") as demo:
+        gr.Markdown(ui("ner_title"))
+        gr.Markdown(ui("ner_description"))
+        model_line(task.model)
+        sign_in_button()
+        analysis = gr.State()
+        text = gr.Textbox(label=ui("ner_text"), lines=3)
+        with gr.Row():
+            threshold = slider(ui("ner_threshold"), THRESHOLD, info=ui("ner_threshold_info"))
+            find_button = gr.Button(ui("ner_button"), variant="primary")
+        with gr.Row():
+            # Labels inline beside each entity, not only in a legend: colour alone conveys nothing
+            # to a reader who cannot tell the colours apart.
+            highlighted = gr.HighlightedText(
+                label=ui("ner_output"),
+                color_map=ENTITY_COLORS,
+                show_legend=False,
+                show_inline_category=True,
+            )
+            entity_table = gr.Dataframe(
+                label=ui("ner_table"),
+                datatype=["str", "str", "number", "number", "number"],
+                interactive=False,
+            )
+        gr.Examples(EXAMPLES, inputs=text)
+
+        gr.on(
+            [find_button.click, text.submit],
+            task.find,
+            inputs=[text, threshold],
+            outputs=[analysis, highlighted, entity_table],
+            api_name="find_entities",
+            api_visibility="undocumented",
+        )
+        # Moving the threshold filters the entities already found, without asking the model again.
+        gr.on(
+            [demo.load, threshold.change],
+            show_entities,
+            inputs=[analysis, threshold],
+            outputs=[highlighted, entity_table],
+            api_name="show_entities",
+            api_visibility="undocumented",
+            queue=False,
+            show_progress="hidden",
+        )
+        api_endpoint(task.ner, [text, threshold], [highlighted], api_name="ner")
+        gr.api(task.entities, api_name="entities")
     return configure_queue(demo, settings, "ner")
 
 

@@ -1,11 +1,12 @@
-"""Summarize: paste a text, get its summary."""
+"""Summarize: paste a text, however long, get its summary."""
 
 import gradio as gr
 
 from common.examples import text_examples
+from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.summarize import MAX_LENGTH, MIN_LENGTH, SummarizeTask
-from common.ui import configure_queue, launch, slider
+from common.ui import api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -13,22 +14,37 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = SummarizeTask(settings)
-    demo = gr.Interface(
-        fn=task.summarize,
-        inputs=gr.Textbox(label="Text to summarize", lines=6),
-        additional_inputs=[
-            slider("Minimum length", MIN_LENGTH, info="Shortest summary, in tokens"),
-            slider("Maximum length", MAX_LENGTH, info="Longest summary, in tokens"),
-        ],
-        additional_inputs_accordion=gr.Accordion("Length", open=False),
-        outputs=gr.Textbox(label="Summary", lines=3),
-        title="Text summarization",
-        description=f"Summarize any text using the `{task.model}` model under the hood!",
-        examples=[[text, MIN_LENGTH.default, MAX_LENGTH.default] for text in EXAMPLES],
-        cache_examples=False,
-        flagging_mode="never",
-        api_name="summarize",
-    )
+    with gr.Blocks(title="Text summarization") as demo:
+        gr.Markdown(ui("summarize_title"))
+        gr.Markdown(ui("summarize_description"))
+        model_line(task.model)
+        sign_in_button()
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(label=ui("summarize_text"), lines=8, max_lines=20)
+                with gr.Accordion(ui("summarize_lengths"), open=False):
+                    min_length = slider(
+                        ui("summarize_min_length"), MIN_LENGTH, info=ui("summarize_min_length_info")
+                    )
+                    max_length = slider(
+                        ui("summarize_max_length"), MAX_LENGTH, info=ui("summarize_max_length_info")
+                    )
+                summarize_button = gr.Button(ui("summarize_button"), variant="primary")
+            with gr.Column():
+                summary = gr.Textbox(label=ui("summarize_output"), lines=6)
+                report = gr.Markdown()
+        gr.Examples(EXAMPLES, inputs=text)
+
+        summary_inputs = [text, min_length, max_length]
+        summarize_button.click(
+            task.summarize_with_report,
+            inputs=summary_inputs,
+            outputs=[summary, report],
+            api_name="summarize_with_report",
+            api_visibility="undocumented",
+        )
+        api_endpoint(task.summarize, summary_inputs, [summary], api_name="summarize")
+        gr.api(task.summarize_document, api_name="summarize_document")
     return configure_queue(demo, settings, "summarize")
 
 
