@@ -1,11 +1,13 @@
-"""Describe-and-generate game: caption an image, then paint a new one from the caption."""
+"""Describe-and-generate game: caption an image, then paint a new one from the caption; or play
+telephone, passing the picture along for several rounds."""
 
 import gradio as gr
 
 from common.examples import image_examples
+from common.i18n import ui
 from common.settings import Settings, load_settings
-from common.tasks.game import DescribeAndDrawTask
-from common.ui import RAW_UPLOAD, configure_queue, launch, sign_in_button
+from common.tasks.game import ROUNDS, DescribeAndDrawTask
+from common.ui import RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = image_examples(__file__)
 
@@ -14,23 +16,31 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = DescribeAndDrawTask(settings)
     with gr.Blocks(title="Describe-and-generate game") as demo:
-        gr.Markdown(
-            "# Describe-and-generate game 🖍️\n"
-            f"`{task.captioner.model}` describes your image, "
-            f"then `{task.painter.model}` paints the description."
-        )
+        gr.Markdown(ui("game_title"))
+        gr.Markdown(ui("game_description"))
+        model_line(task.captioner.model)
+        model_line(task.painter.model)
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                image_upload = gr.Image(label="Your first image", type="filepath")
+                image_upload = gr.Image(label=ui("game_image"), type="filepath")
                 with gr.Row():
-                    caption_button = gr.Button("Generate caption")
-                    all_button = gr.Button("Caption and generate", variant="primary")
+                    caption_button = gr.Button(ui("game_caption_button"))
+                    all_button = gr.Button(ui("game_both_button"), variant="primary")
                 gr.Examples(EXAMPLES, inputs=image_upload)
             with gr.Column():
-                caption = gr.Textbox(label="Generated caption", info="Edit it before generating, if you like")
-                image_button = gr.Button("Generate image")
-                image_output = gr.Image(label="Generated image", format="png")
+                caption = gr.Textbox(label=ui("game_caption"), info=ui("game_caption_info"))
+                image_button = gr.Button(ui("game_image_button"))
+                image_output = gr.Image(label=ui("game_image_output"), format="png")
+        gr.Markdown(ui("game_telephone_title"))
+        gr.Markdown(ui("game_telephone_description"))
+        with gr.Row():
+            rounds = slider(ui("game_rounds"), ROUNDS, info=ui("game_rounds_info"))
+            play_button = gr.Button(ui("game_play"), variant="primary")
+        timeline = gr.Gallery(label=ui("game_timeline"), columns=int(ROUNDS.maximum) + 1, height="auto")
+        verdict = gr.Markdown(padding=True)
+        # Only scripts read the score as a number; the page shows it in the verdict.
+        similarity = gr.Number(label=ui("game_similarity"), precision=1, visible=False)
 
         caption_button.click(
             task.caption, inputs=image_upload, outputs=caption, api_name="caption", **RAW_UPLOAD
@@ -41,6 +51,13 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             inputs=image_upload,
             outputs=[caption, image_output],
             api_name="caption_and_generate",
+            **RAW_UPLOAD,
+        )
+        play_button.click(
+            task.telephone,
+            inputs=[image_upload, rounds],
+            outputs=[timeline, similarity, verdict],
+            api_name="telephone",
             **RAW_UPLOAD,
         )
     return configure_queue(demo, settings, "caption", "imagegen")

@@ -1,11 +1,13 @@
-"""Image generation: a prompt in, an image out, with the seed to reproduce it."""
+"""Image generation: a prompt in, up to four images out, each with the seed to reproduce it."""
 
 import gradio as gr
 
 from common.examples import text_examples
+from common.i18n import ui
+from common.image_history import pick, reuse, show_history
 from common.settings import Settings, load_settings
-from common.tasks.imagegen import GUIDANCE, MAX_SEED, SIZE, STEPS, ImageGenTask
-from common.ui import configure_queue, launch, sign_in_button, slider
+from common.tasks.imagegen import GUIDANCE, MAX_SEED, NUM_IMAGES, SIZE, STEPS, ImageGenTask
+from common.ui import configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -14,54 +16,94 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = ImageGenTask(settings)
     with gr.Blocks(title="Image generation") as demo:
-        gr.Markdown(f"# Image generation with Stable Diffusion\nGenerate any image with `{task.model}`.")
+        gr.Markdown(ui("imagegen_title"))
+        gr.Markdown(ui("imagegen_description"))
+        model_line(task.model)
         sign_in_button()
         with gr.Row():
-            prompt = gr.Textbox(label="Your prompt", scale=4, placeholder="a dog in a park")
-            generate = gr.Button("Generate", variant="primary", scale=1, min_width=50)
-        with gr.Accordion("Advanced options", open=False):
-            negative_prompt = gr.Textbox(label="Negative prompt", placeholder="blurry, low quality")
+            prompt = gr.Textbox(
+                label=ui("imagegen_prompt"), placeholder=ui("imagegen_prompt_placeholder"), scale=3
+            )
+            num_images = slider(ui("imagegen_num_images"), NUM_IMAGES)
+            generate = gr.Button(ui("imagegen_generate"), variant="primary", scale=1, min_width=50)
+        with gr.Accordion(ui("imagegen_advanced"), open=False) as advanced:
+            negative_prompt = gr.Textbox(
+                label=ui("imagegen_negative_prompt"), placeholder=ui("imagegen_negative_placeholder")
+            )
             with gr.Row():
                 with gr.Column():
-                    steps = slider(
-                        "Inference steps",
-                        STEPS,
-                        info="In how many steps will the denoiser denoise the image?",
-                    )
-                    guidance = slider(
-                        "Guidance scale",
-                        GUIDANCE,
-                        info="Controls how much the text prompt influences the result",
-                    )
+                    steps = slider(ui("imagegen_steps"), STEPS, info=ui("imagegen_steps_info"))
+                    guidance = slider(ui("imagegen_guidance"), GUIDANCE, info=ui("imagegen_guidance_info"))
                 with gr.Column():
-                    width = slider("Width", SIZE)
-                    height = slider("Height", SIZE)
-            with gr.Row(equal_height=True):
+                    width = slider(ui("imagegen_width"), SIZE)
+                    height = slider(ui("imagegen_height"), SIZE)
+            with gr.Row():
                 seed = gr.Number(
-                    label="Seed",
+                    label=ui("imagegen_seed"),
                     value=-1,
                     precision=0,
                     minimum=-1,
                     maximum=MAX_SEED,
-                    info="-1 picks a random seed",
+                    info=ui("imagegen_seed_info"),
                     scale=4,
                 )
-                randomize = gr.Button("🎲 Random seed", scale=1)
-        image = gr.Image(label="Result", format="png")
-        with gr.Row(equal_height=True):
-            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, scale=4)
-            reuse = gr.Button("♻️ Reuse this seed", scale=1)
+                randomize = gr.Button(ui("imagegen_random_seed"), size="sm", scale=1)
+        results = gr.Gallery(
+            label=ui("imagegen_results"), columns=2, fit_columns=False, object_fit="contain", height="auto"
+        )
+        with gr.Row():
+            used_seed = gr.Textbox(
+                label=ui("imagegen_seed_used"),
+                info=ui("imagegen_seed_used_info"),
+                placeholder=ui("imagegen_seed_used_placeholder"),
+                interactive=False,
+                scale=4,
+            )
+            reuse_seed = gr.Button(ui("imagegen_reuse_seed"), size="sm", scale=1, interactive=False)
         gr.Examples(EXAMPLES, inputs=prompt)
+        gr.Markdown(ui("imagegen_history_hint"))
+        history_gallery = gr.Gallery(
+            label=ui("imagegen_history"), columns=6, fit_columns=False, object_fit="contain", height="auto"
+        )
+        reuse_settings = gr.Button(ui("imagegen_reuse_settings"), interactive=False)
+        # Only scripts read these: the image and seed of `/generate`, the seeds of `/generate_images`.
+        image = gr.Image(label=ui("imagegen_result"), format="png", visible=False)
+        image_seed = gr.Number(label=ui("imagegen_seed_used"), precision=0, visible=False)
+        seeds = gr.JSON(label=ui("imagegen_seeds"), visible=False)
+        history = gr.State([])
+        picked = gr.State()
 
+        controls = [prompt, negative_prompt, steps, guidance, width, height, seed]
         gr.on(
             [generate.click, prompt.submit],
-            fn=task.generate,
-            inputs=[prompt, negative_prompt, steps, guidance, width, height, seed],
-            outputs=[image, used_seed],
-            api_name="generate",
+            fn=task.generate_images,
+            inputs=[*controls, num_images, history],
+            outputs=[results, seeds, history],
+            api_name="generate_images",
+        ).success(
+            lambda used: (str(used[0]), gr.Button(interactive=True)),
+            inputs=seeds,
+            outputs=[used_seed, reuse_seed],
+            api_visibility="private",
+            queue=False,
         )
+        # One image and its seed, as scripts have always called it; the page generates batches.
+        gr.on([], fn=task.generate, inputs=controls, outputs=[image, image_seed], api_name="generate")
         randomize.click(lambda: -1, outputs=seed, api_visibility="private", queue=False)
-        reuse.click(lambda used: used, inputs=used_seed, outputs=seed, api_visibility="private", queue=False)
+        reuse_seed.click(int, inputs=used_seed, outputs=seed, api_visibility="private", queue=False)
+        history.change(
+            show_history,
+            inputs=history,
+            outputs=history_gallery,
+            api_name="history",
+            api_visibility="undocumented",
+        )
+        history_gallery.select(
+            pick, inputs=history, outputs=[picked, reuse_settings], api_visibility="private", queue=False
+        )
+        reuse_settings.click(
+            reuse, inputs=picked, outputs=[*controls, advanced], api_visibility="private", queue=False
+        )
     return configure_queue(demo, settings, "imagegen")
 
 

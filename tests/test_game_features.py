@@ -1,0 +1,164 @@
+"""The game of telephone, through gradio_client on both backends.
+
+On the test inference server the whole chain is predictable: a caption names an image's size and
+dominant colour (`caption_for`), and a painting's colour follows from its prompt and seed
+(`image_color_for`), with the seed each request carried recorded by the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+from rapidfuzz import fuzz, utils
+
+from common.tasks.game import verdict
+from tests.conftest import TEST_TOKEN
+from tests.harness import ROOT, running_app, settings_from
+from tests.inference_server import (
+    DEFAULT_IMAGE_SIZE,
+    InferenceTestServer,
+    caption_for,
+    image_color_for,
+)
+
+if TYPE_CHECKING:
+    from tests.tiny_models import TinyModels
+
+LION = ROOT / "spaces/game/examples/lion.jpg"
+
+
+def library_similarity(first: str, last: str) -> float:
+    """The score as rapidfuzz computes it, independently of the app's own call."""
+    return round(fuzz.token_sort_ratio(first, last, processor=utils.default_process), 1)
+
+
+def play(client: Client, rounds: object, image: Path = LION) -> tuple[list[dict], float, str]:
+    return client.predict(handle_file(str(image)), rounds, api_name="/telephone")
+
+
+@pytest.fixture(scope="module")
+def remote_app(inference_server: InferenceTestServer) -> Iterator[Client]:
+    settings = settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
+    with running_app("game", settings) as client:
+        yield client
+
+
+def test_each_round_paints_the_previous_caption_and_captions_the_painting(remote_app, server):
+    timeline, similarity, words = play(remote_app, 3)
+
+    captions = [step["caption"] for step in timeline]
+    with Image.open(LION) as lion:
+        assert captions[0] == caption_for(lion)
+    paintings = server.requests_for("imagegen")
+    assert len(timeline) == 4 and len(paintings) == 3
+    assert [painting.json["inputs"] for painting in paintings] == captions[:-1]
+    for painting, step in zip(paintings, timeline[1:], strict=True):
+        assert "width" not in painting.json["parameters"], "paintings are made at the model's native size"
+        color = image_color_for(painting.json["inputs"], painting.json["parameters"]["seed"])
+        expected = caption_for(Image.new("RGB", (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE), color))
+        assert step["caption"] == expected
+        with Image.open(step["image"]) as image:
+            assert image.convert("RGB").getpixel((0, 0)) == color
+    assert similarity == library_similarity(captions[0], captions[-1])
+    assert words == verdict(similarity)
+    assert f"{similarity:g}% alike" in words
+
+
+def test_the_timeline_grows_as_each_step_finishes(remote_app, server):
+    server.latency = 0.1
+    job = remote_app.submit(handle_file(str(LION)), 2, api_name="/telephone")
+    timeline, similarity, _ = job.result(timeout=60)
+
+    c = [step["caption"] for step in timeline]
+    shown = [[step["caption"] for step in steps] for steps, _, _ in job.outputs()]
+    # Each picture appears as soon as it exists, and its caption once it is known.
+    assert shown == [[None], c[:1], [*c[:1], None], c[:2], [*c[:2], None], c, c]
+    assert [score for _, score, _ in job.outputs()] == [None] * 6 + [similarity]
+
+
+@pytest.mark.parametrize(
+    ("rounds", "expected"),
+    [
+        (0, "rounds must be between 1 and 5, not 0"),
+        (6, "rounds must be between 1 and 5, not 6"),
+        (2.5, "rounds must be a whole number, not 2.5"),
+        ("three", "rounds must be a number, not 'three'"),
+    ],
+)
+def test_a_number_of_rounds_out_of_range_is_refused_before_any_model_call(
+    remote_app, server, rounds, expected
+):
+    with pytest.raises(AppError, match=expected):
+        play(remote_app, rounds)
+    assert server.requests == []
+
+
+def test_a_file_that_is_not_an_image_is_refused(remote_app, server, tmp_path):
+    fake = tmp_path / "photo.png"
+    fake.write_bytes(b"not a picture")
+
+    with pytest.raises(AppError, match="not an image"):
+        play(remote_app, 1, fake)
+    assert server.requests == []
+
+
+def test_the_one_round_endpoints_still_serve(remote_app):
+    endpoints = remote_app.view_api(return_format="dict", print_info=False)["named_endpoints"]
+
+    assert set(endpoints) == {"/caption", "/generate", "/caption_and_generate", "/telephone"}
+    caption, painted = remote_app.predict(handle_file(str(LION)), api_name="/caption_and_generate")
+    assert caption == remote_app.predict(handle_file(str(LION)), api_name="/caption")
+    assert Path(painted).exists() and Path(remote_app.predict(caption, api_name="/generate")).exists()
+
+
+def test_the_verdict_and_messages_follow_the_visitors_language(remote_app):
+    chinese = Client(remote_app.src, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+
+    _, similarity, words = play(chinese, 1)
+
+    assert words.startswith(f"**相似度 {similarity:g}%。**")
+    with pytest.raises(AppError, match="rounds 必须在 1 到 5 之间"):
+        play(chinese, 9)
+
+
+@pytest.mark.parametrize(
+    ("similarity", "words"),
+    [
+        (100.0, "almost intact"),
+        (80.0, "almost intact"),
+        (79.9, "the details drifted"),
+        (50.0, "the details drifted"),
+        (49.9, "Lost in translation"),
+        (0.0, "Lost in translation"),
+    ],
+)
+def test_the_verdict_names_how_much_survived(similarity, words):
+    assert words in verdict(similarity)
+
+
+@pytest.mark.local
+@pytest.mark.usefixtures("hub_offline")
+def test_telephone_on_local_models(tiny_models: TinyModels):
+    settings = settings_from(
+        {
+            "INFERENCE_BACKEND": "local",
+            "CAPTION_MODEL": str(tiny_models.caption),
+            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
+        }
+    )
+    with running_app("game", settings) as client:
+        timeline, similarity, words = play(client, 2)
+
+    captions = [step["caption"] for step in timeline]
+    assert len(timeline) == 3 and all(isinstance(caption, str) and caption for caption in captions)
+    for step in timeline[1:]:
+        with Image.open(step["image"]) as painting:
+            assert painting.size == (64, 64), "the tiny UNet's native size"
+    assert similarity == library_similarity(captions[0], captions[-1])
+    assert words == verdict(similarity)
