@@ -3,9 +3,10 @@
 import gradio as gr
 
 from common.examples import text_examples
+from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
-from common.ui import configure_queue, launch, slider
+from common.ui import configure_queue, launch, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -13,23 +14,62 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = ChatTask(settings)
-    demo = gr.ChatInterface(
+    # The model rides along as session state, not as a fifth input of /chat: scripts that send
+    # /chat its four values keep working, and /choose_model switches their session's model.
+    model = gr.State(task.model)
+    message = gr.Textbox(
+        label=ui("chatbot_message"),
+        placeholder=ui("chatbot_message_placeholder"),
+        submit_btn=True,
+        stop_btn=True,
+        autofocus=True,
+        scale=7,
+    )
+    chat = gr.ChatInterface(
         task.chat,
         api_name="chat",
-        chatbot=gr.Chatbot(label=task.model, placeholder="Ask me anything."),
+        chatbot=gr.Chatbot(
+            label=ui("chatbot_conversation"),
+            placeholder=ui("chatbot_empty"),
+            buttons=["copy", "copy_all"],
+            scale=1,
+        ),
+        textbox=message,
         additional_inputs=[
-            gr.Textbox(label="System message", value=DEFAULT_SYSTEM_MESSAGE, lines=2),
-            slider("Temperature", TEMPERATURE),
-            slider("Max new tokens", MAX_TOKENS),
+            gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2),
+            slider(ui("chatbot_temperature"), TEMPERATURE, info=ui("chatbot_temperature_info")),
+            slider(ui("chatbot_max_tokens"), MAX_TOKENS, info=ui("chatbot_max_tokens_info")),
+            model,
         ],
-        additional_inputs_accordion=gr.Accordion("Advanced options", open=False),
+        additional_inputs_accordion=gr.Accordion(ui("chatbot_advanced"), open=False),
         examples=[[prompt] for prompt in EXAMPLES],
         cache_examples=False,
-        title="Chatbot",
-        description=f"Chat with `{task.model}`. Replies stream as they are written; press stop at any time.",
+        editable=True,
+        save_history=True,
         flagging_mode="never",
-        stop_btn=True,
     )
+    with gr.Blocks(title="Chatbot", fill_height=True) as demo:
+        gr.Markdown(ui("chatbot_title"))
+        gr.Markdown(ui("chatbot_description"))
+        sign_in_button()
+        picker = gr.Dropdown(
+            list(task.models),
+            value=task.model,
+            label=ui("chatbot_model"),
+            info=ui("chatbot_model_info"),
+            interactive=len(task.models) > 1,
+        )
+        chat.render()
+
+        # Unprocessed, so an id the list lacks reaches the task, which refuses it in the visitor's language.
+        picker.change(task.choose_model, picker, model, api_name="choose_model", preprocess=False)
+        # Gradio blanks the message box's placeholder while a reply is written; bring it back after.
+        chat.saved_conversations.change(
+            lambda: gr.Textbox(placeholder=ui("chatbot_message_placeholder")),
+            outputs=message,
+            queue=False,
+            api_visibility="private",
+        )
     return configure_queue(demo, settings, "chat")
 
 
