@@ -147,7 +147,7 @@ def test_sign_in_through_the_app_on_a_space(space_settings, server, on_a_space):
     assert authorizations(server, "caption") == [f"Bearer {VISITOR_TOKEN}", f"Bearer {TEST_TOKEN}"]
 
 
-@pytest.mark.parametrize("name", ["caption", "imagegen", "game"])
+@pytest.mark.parametrize("name", ["caption", "imagegen", "game", "chatbot"])
 def test_the_sign_in_button_is_shown_on_spaces_only(space_settings, monkeypatch, on_a_space, name):
     assert load_app(name).build_demo(space_settings).expects_oauth
 

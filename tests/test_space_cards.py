@@ -76,7 +76,8 @@ def test_card_describes_the_space(space):
 
 @pytest.mark.parametrize("space", SPACES)
 def test_card_lists_the_default_models_of_its_tasks(space):
-    assert sorted(card(space)["models"]) == sorted(DEFAULT_MODELS[task] for task in TASKS_OF_SPACE[space])
+    # A space may offer more models (the chatbot's picker); its defaults are always among them.
+    assert {DEFAULT_MODELS[task] for task in TASKS_OF_SPACE[space]} <= set(card(space)["models"])
 
 
 @pytest.mark.parametrize("space", SPACES)

@@ -1,13 +1,15 @@
-"""Chat history in the shape every chat-completion server accepts.
+"""Chat history in the shape every chat-completion server accepts, and within the model's reach.
 
 Gradio's chatbot history carries more than the model needs: content may be a plain string or a
 list of typed parts, and messages have `metadata` and `options` keys. Servers want plain
-`{"role", "content"}` strings, so history is normalised once, here.
+`{"role", "content"}` strings, so history is normalised once, here. A conversation can also
+outgrow the model's context window; it is then cut to fit, oldest turns first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 
@@ -51,3 +53,71 @@ def build_messages(system_message: str, history: list[Message], user_message: st
     """`[system, ...history, user]`; the system message is left out when blank."""
     system: list[Message] = [{"role": "system", "content": system_message}] if system_message.strip() else []
     return [*system, *history, {"role": "user", "content": user_message}]
+
+
+TokenCounter = Callable[[list[Message]], Awaitable[int]]
+"""Tokens a list of messages takes in the prompt: a chat backend's `count_tokens`."""
+
+
+@dataclass(frozen=True)
+class FittedConversation:
+    """The messages to send, and how many of the oldest turns were left out to fit them."""
+
+    messages: list[Message]
+    turns_left_out: int
+
+
+class ConversationTooLongError(ValueError):
+    """The system message and the new message alone take more tokens than the budget allows."""
+
+    def __init__(self, tokens: int, budget: int) -> None:
+        self.tokens = tokens
+        self.budget = budget
+        super().__init__(
+            f"the system message and the new message take {tokens} tokens; the budget is {budget}"
+        )
+
+
+def split_turns(history: list[Message]) -> list[list[Message]]:
+    """The history as turns: each user message with the replies that follow it.
+
+    Replies before the first user message (a greeting the app showed, say) form a turn of their own,
+    so every message belongs to exactly one turn and a turn is never split.
+    """
+    turns: list[list[Message]] = []
+    for message in history:
+        if message["role"] == "user" or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+async def fit_to_window(
+    system_message: str, history: list[Message], user_message: str, *, budget: int, count: TokenCounter
+) -> FittedConversation:
+    """`build_messages(...)` within `budget` tokens, leaving out the oldest whole turns first.
+
+    The system message and the new user message are always kept: when they alone exceed the budget,
+    `ConversationTooLongError` says by how much. Adding turns never makes a prompt shorter, so the
+    fewest turns to leave out are found by bisection: a handful of counts even for a long
+    conversation, which matters when each count runs a chat template over all of it.
+    """
+    turns = split_turns(history)
+
+    def keeping_from(first_turn: int) -> list[Message]:
+        kept = [message for turn in turns[first_turn:] for message in turn]
+        return build_messages(system_message, kept, user_message)
+
+    if await count(keeping_from(0)) <= budget:
+        return FittedConversation(keeping_from(0), 0)
+    alone = await count(keeping_from(len(turns)))
+    if alone > budget:
+        raise ConversationTooLongError(alone, budget)
+    fits, too_long = len(turns), 0
+    while fits - too_long > 1:
+        middle = (fits + too_long) // 2
+        if await count(keeping_from(middle)) <= budget:
+            fits = middle
+        else:
+            too_long = middle
+    return FittedConversation(keeping_from(fits), fits)

@@ -2,10 +2,13 @@
 
 Uploads arrive as file paths and are sent on as the original file: no decode and re-encode, no
 base64 (InferenceClient posts the raw bytes, and its `image_to_text` rejects a PIL image anyway).
+Generated images are written once as PNG files, so later steps (a caption, a history entry) use the
+file rather than keeping pixels in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from collections.abc import Mapping
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradio.utils import get_upload_folder
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import user_error
@@ -21,10 +25,6 @@ from common.i18n import text
 # 40 megapixels covers any camera photo; larger is almost surely a decompression bomb.
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
-NOT_AN_IMAGE = "This file is not an image Pillow can read: upload a PNG, JPEG, WebP or GIF."
-TOO_LARGE = (
-    f"The image has too many pixels (the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels): resize it."
-)
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,19 @@ def _check_header(data: bytes) -> None:
 
 def _too_large(size: str) -> Exception:
     return user_error("image_too_large", size=size, limit=MAX_IMAGE_PIXELS // 1_000_000)
+
+
+def save_png(image: Image.Image) -> Path:
+    """Write a generated image as a PNG file in Gradio's cache folder and return its path.
+
+    Gradio serves files from that folder as they are, so a path returned to a component costs no
+    second encoding. Files are named by their content, as Gradio names its own: one picture, one file.
+    """
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "image.png"
+    path.write_bytes(data)
+    return path

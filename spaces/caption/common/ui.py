@@ -7,9 +7,11 @@ served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gradio as gr
+from gradio.i18n import I18nData
 from gradio.utils import get_space
 
 from common.i18n import i18n
@@ -50,7 +52,7 @@ def model_line(model: str) -> None:
     gr.Markdown(f"🤖 `{model}`")
 
 
-def slider(label: str, allowed: Range, info: str | None = None) -> gr.Slider:
+def slider(label: str | I18nData, allowed: Range, info: str | I18nData | None = None) -> gr.Slider:
     """A slider over exactly the range the server accepts for the same value."""
     return gr.Slider(
         label=label,
@@ -91,3 +93,18 @@ def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     if demo.share and not demo.share_url:
         print(f"No share link (is this machine offline?). The app is still served at {demo.local_url}")
     demo.block_thread()
+
+
+def api_endpoint(
+    fn: Callable[..., Any],
+    inputs: Sequence[gr.components.Component],
+    outputs: Sequence[gr.components.Component],
+    api_name: str,
+) -> None:
+    """An endpoint for programs that no element of the page triggers.
+
+    Its inputs and outputs are the page's own components, so it takes and returns exactly what
+    they do (unlike `gr.api`, which passes raw JSON): a documented endpoint keeps its schema while
+    the page runs a richer event of its own.
+    """
+    gr.on(triggers=[], fn=fn, inputs=list(inputs), outputs=list(outputs), api_name=api_name)

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from common.backends.base import ImageRequest, StepCallback, Token
 from common.chat import Message
+from common.chat_models import PROVIDER_CHAT_MODELS
 from common.errors import (
     AuthenticationError,
     BackendFailureError,
@@ -211,9 +212,12 @@ def estimate_tokens(text: str) -> int:
     """A conservative token count where no tokenizer is at hand.
 
     English averages about four characters per BPE or WordPiece token; counting one token per
-    three characters overestimates, so text sized with it fits the real limit.
+    three characters overestimates, so text sized with it fits the real limit. Other scripts pack
+    far fewer characters into a token (a Chinese character is about one), so every character
+    outside ASCII counts as a token of its own.
     """
-    return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
+    ascii_characters = sum(character.isascii() for character in text)
+    return math.ceil(ascii_characters / CHARS_PER_TOKEN_ESTIMATE) + len(text) - ascii_characters
 
 
 class RemoteSummarizer(RemoteBackend):
@@ -272,8 +276,11 @@ class RemoteImageGenerator(RemoteBackend):
 
 class RemoteChat(RemoteBackend):
     async def context_window(self) -> int:
-        # A served model's window is not advertised; most current instruct models take at least this.
-        return REMOTE_CONTEXT_WINDOW
+        # Through providers, the window the offered models are served with. An endpoint's window (or
+        # another model's) is not advertised; most current instruct models take at least this.
+        if self.config.endpoint_url:
+            return REMOTE_CONTEXT_WINDOW
+        return PROVIDER_CHAT_MODELS.get(self.config.model, REMOTE_CONTEXT_WINDOW)
 
     async def count_tokens(self, messages: list[Message]) -> int:
         # A few tokens per message for the role markers of chat templates.

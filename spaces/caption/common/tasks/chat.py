@@ -7,15 +7,18 @@ from typing import Any
 
 import gradio as gr
 
-from common.backends import chat_backend
-from common.chat import build_messages, normalize_history
+from common.backends import ChatBackend, chat_backend
+from common.chat import ConversationTooLongError, Message, fit_to_window, normalize_history
+from common.chat_models import offered_models, with_chat_model
 from common.errors import (
     InferenceError,
     MalformedReplyError,
     StreamInterruptedError,
     backend_error,
+    notify,
     phrase,
     report,
+    user_error,
 )
 from common.i18n import text
 from common.settings import Settings
@@ -35,8 +38,22 @@ ChatOutput = str | list[dict[str, Any]]
 
 class ChatTask:
     def __init__(self, settings: Settings) -> None:
-        self.backend = chat_backend(settings)
         self.model = settings.chat.model
+        self.models = offered_models(settings)
+        self._backends = {model: chat_backend(with_chat_model(settings, model)) for model in self.models}
+
+    def choose_model(self, model: str) -> str:
+        """Pick the model that answers the next messages of this session.
+
+        Args:
+            model: the id of one of the offered models (the model picker's choices).
+
+        Returns:
+            The model id now in use.
+        """
+        if model not in self.models:
+            raise user_error("chatbot_unknown_model", model=model, models=", ".join(self.models))
+        return model
 
     async def chat(
         self,
@@ -45,6 +62,7 @@ class ChatTask:
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
         max_tokens: int = int(MAX_TOKENS.default),
+        model: str | None = None,
         oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
         """Answer a chat message, streaming the reply as it is generated.
@@ -55,24 +73,29 @@ class ChatTask:
             system_message: instructions that frame the assistant's behaviour.
             temperature: sampling temperature (0.1-1); higher is more varied.
             max_tokens: the longest reply to generate, in tokens.
+            model: one of the offered models; by default the configured one (see /choose_model).
 
         Returns:
             The reply so far, growing as tokens arrive.
         """
-        messages = build_messages(
-            clean_text(
-                system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
-            ),
-            normalize_history(history),
-            clean_text(message, what="field_message", max_chars=MAX_MESSAGE_CHARS),
+        backend = self._backends[self.choose_model(model or self.model)]
+        system_message = clean_text(
+            system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
         )
+        message = clean_text(message, what="field_message", max_chars=MAX_MESSAGE_CHARS)
         temperature = check_float(temperature, name="temperature", allowed=TEMPERATURE)
         max_tokens = check_int(max_tokens, name="max_tokens", allowed=MAX_TOKENS)
 
-        reply = ""
-        stream = self.backend.stream_reply(
+        try:
+            messages = await self._fit(
+                backend, system_message, normalize_history(history), message, max_tokens
+            )
+        except InferenceError as error:
+            raise backend_error(error) from None
+        stream = backend.stream_reply(
             messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
         )
+        reply = ""
         try:
             async for delta in stream:
                 reply += delta
@@ -94,4 +117,27 @@ class ChatTask:
         finally:
             await stream.aclose()
         if not reply:
-            raise backend_error(MalformedReplyError(self.backend.where, phrase("detail_empty_stream")))
+            raise backend_error(MalformedReplyError(backend.where, phrase("detail_empty_stream")))
+
+    @staticmethod
+    async def _fit(
+        backend: ChatBackend, system_message: str, history: list[Message], message: str, max_tokens: int
+    ) -> list[Message]:
+        """The messages to send, leaving room for the reply in the model's context window; the visitor
+        is told when the oldest turns had to be left out."""
+        window = await backend.context_window()
+        try:
+            fitted = await fit_to_window(
+                system_message, history, message, budget=window - max_tokens, count=backend.count_tokens
+            )
+        except ConversationTooLongError as error:
+            raise user_error(
+                "chatbot_message_too_long",
+                tokens=error.tokens,
+                max_tokens=max_tokens,
+                window=window,
+                where=backend.where,
+            ) from None
+        if fitted.turns_left_out:
+            notify("chatbot_turns_left_out", turns=fitted.turns_left_out)
+        return fitted.messages

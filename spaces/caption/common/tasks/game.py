@@ -1,17 +1,30 @@
-"""Describe-and-draw: caption an image, then paint a new image from that caption."""
+"""Describe-and-draw: caption an image, then paint a new image from that caption; or keep passing
+the picture along, as in the game of telephone, and see how much of the first caption survives."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
-from common.images import Upload
+from common.i18n import text
+from common.images import Upload, read_image, save_png
 from common.settings import Settings
+from common.similarity import text_similarity
 from common.tasks.caption import CaptionTask
 from common.tasks.imagegen import ImageGenTask
 from common.ui import FIRST_LOAD_PROGRESS, visitor_token
+from common.validation import Range, check_int
+
+ROUNDS = Range(minimum=1, maximum=5, default=3)
+# Verdicts by the least similarity (in %) that earns them, best first.
+VERDICTS = ((80.0, "game_verdict_intact"), (50.0, "game_verdict_drifted"), (0.0, "game_verdict_lost"))
+
+Timeline = list[tuple[Path, str | None]]
+"""The pictures of a telephone game in order, each with its caption once it has one."""
 
 
 class DescribeAndDrawTask:
@@ -66,3 +79,45 @@ class DescribeAndDrawTask:
         caption = await self.caption(image, oauth_token)
         yield caption, None
         yield caption, await self.generate(caption, progress, oauth_token)
+
+    async def telephone(
+        self,
+        image: Upload,
+        rounds: int = int(ROUNDS.default),
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
+    ) -> AsyncIterator[tuple[Timeline, float | None, str]]:
+        """Play telephone: caption the image, paint the caption, caption the painting, and so on.
+
+        Each round paints the latest caption at the image model's native size, then captions the
+        painting. The timeline grows as each step finishes; at the end the first caption is
+        compared with the last.
+
+        Args:
+            image: the starting image.
+            rounds: how many times a caption is painted and the painting captioned (1-5).
+
+        Returns:
+            The timeline (the starting image, then each painting, every one with its caption), how
+            alike the first and the last caption are (0-100, in %), and a verdict in words.
+        """
+        count = check_int(rounds, name="rounds", allowed=ROUNDS)
+        start = read_image(image).path
+        yield [(start, None)], None, ""
+        caption = first = await self.caption(start, oauth_token)
+        timeline: Timeline = [(start, caption)]
+        yield timeline, None, ""
+        for _ in range(count):
+            painting = await asyncio.to_thread(save_png, await self.generate(caption, progress, oauth_token))
+            yield [*timeline, (painting, None)], None, ""
+            caption = await self.caption(painting, oauth_token)
+            timeline = [*timeline, (painting, caption)]
+            yield timeline, None, ""
+        similarity = text_similarity(first, caption)
+        yield timeline, similarity, verdict(similarity)
+
+
+def verdict(similarity: float) -> str:
+    """A few words on how much of the message survived, in the visitor's language."""
+    key = next(key for least, key in VERDICTS if similarity >= least)
+    return text(key, similarity=similarity)
