@@ -1,9 +1,10 @@
 """Serve all six apps from one process on one port, each on its own page.
 
-    python scripts/serve.py [--port 7860] [--backend auto|remote|local] [--share] [--mcp]
+    python scripts/serve.py [--port 7860] [--backend auto|remote|local] [--share] [--no-mcp]
 
 Each app keeps its own endpoints at its own path (`/summarize/`, `/ner/`, ...), so
-`gradio_client.Client("http://127.0.0.1:7860/ner/")` calls exactly what it would call on the Space.
+`gradio_client.Client("http://127.0.0.1:7860/ner/")` calls exactly what it would call on the Space,
+and each app's MCP tools are at `/<name>/gradio_api/mcp/`.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def index_page(settings: Settings) -> str:
     )
 
 
-def build_app(settings: Settings, mcp_server: bool = False) -> FastAPI:
+def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
     """One FastAPI app with every demo mounted on its own path."""
     app = FastAPI(title="gradio-genai-spaces")
     app.get("/", response_class=HTMLResponse)(lambda: index_page(settings))
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--backend", choices=["auto", "remote", "local"], help="overrides INFERENCE_BACKEND")
     parser.add_argument("--share", action="store_true", help="also serve on a public share link")
-    parser.add_argument("--mcp", action="store_true", help="also serve every app's endpoints as MCP tools")
+    parser.add_argument("--no-mcp", dest="mcp", action="store_false", help="do not serve MCP tools")
     args = parser.parse_args(argv)
     if args.backend:
         os.environ["INFERENCE_BACKEND"] = args.backend

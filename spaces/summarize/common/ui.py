@@ -74,19 +74,20 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blo
 
 
 def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
-    """Launch one app from the command line: `python app.py [--share] [--mcp]`.
+    """Launch one app from the command line: `python app.py [--share] [--no-mcp]`.
 
     The address comes from GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, as Gradio reads them, and
-    GRADIO_SHARE=True asks for a share link like `--share` does.
+    GRADIO_SHARE=True asks for a share link like `--share` does. Every documented endpoint is also
+    an MCP tool, at `/gradio_api/mcp/`, unless `--no-mcp`.
     """
     parser = argparse.ArgumentParser(description=demo.title)
     parser.add_argument("--share", action="store_true", help="also serve the app on a public share link")
-    parser.add_argument("--mcp", action="store_true", help="also serve the app's endpoints as MCP tools")
+    parser.add_argument("--no-mcp", dest="mcp", action="store_false", help="do not serve MCP tools")
     args = parser.parse_args(argv)
     demo.launch(
         i18n=i18n(),
         share=args.share or None,
-        mcp_server=args.mcp or None,
+        mcp_server=args.mcp,
         max_file_size=MAX_UPLOAD_SIZE,
         prevent_thread_lock=True,
     )
