@@ -24,6 +24,9 @@ DEFAULT_MODELS: dict[Task, str] = {
     "imagegen": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "chat": "Qwen/Qwen2.5-7B-Instruct",
 }
+# In-process defaults where the provider-served one is too big for a laptop or a CPU Space: a 7B
+# model needs about 30 GB in float32. Same family, same chat template, English and Chinese.
+DEFAULT_LOCAL_MODELS: dict[Task, str] = {"chat": "Qwen/Qwen2.5-1.5B-Instruct"}
 MODEL_VARIABLES: dict[Task, str] = {
     "summarize": "SUMMARY_MODEL",
     "ner": "NER_MODEL",
@@ -131,17 +134,22 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
     timeout_override = _parse_timeout(get("INFERENCE_TIMEOUT"))
     provider_override = get("HF_PROVIDER")
 
-    tasks = {
-        task: TaskSettings(
+    token = get("HF_TOKEN", "HF_API_KEY")
+    tasks = {}
+    for task in TASKS:
+        endpoint_url = _parse_url(ENDPOINT_VARIABLES[task], get(*ENDPOINT_VARIABLES[task]))
+        runs_locally = backend == "local" or (backend == "auto" and not endpoint_url and not token)
+        default_model = (
+            DEFAULT_LOCAL_MODELS.get(task, DEFAULT_MODELS[task]) if runs_locally else DEFAULT_MODELS[task]
+        )
+        tasks[task] = TaskSettings(
             task=task,
-            model=get(MODEL_VARIABLES[task]) or DEFAULT_MODELS[task],
-            endpoint_url=_parse_url(ENDPOINT_VARIABLES[task], get(*ENDPOINT_VARIABLES[task])),
+            model=get(MODEL_VARIABLES[task]) or default_model,
+            endpoint_url=endpoint_url,
             provider=provider_override or DEFAULT_PROVIDERS[task],
             timeout=timeout_override or DEFAULT_TIMEOUTS[task],
         )
-        for task in TASKS
-    }
-    return Settings(token=get("HF_TOKEN", "HF_API_KEY"), backend=backend, **tasks)  # type: ignore[arg-type]
+    return Settings(token=token, backend=backend, **tasks)  # type: ignore[arg-type]
 
 
 def _parse_timeout(raw: str | None) -> float | None:

@@ -105,3 +105,9 @@ def test_bad_values_are_refused_with_the_variable_named(dotenv, variables, named
 def test_token_is_not_in_the_repr(dotenv):
     settings = load_settings({"HF_TOKEN": "hf_secret_value"}, dotenv())
     assert "hf_secret_value" not in repr(settings)
+
+
+def test_local_chat_defaults_to_a_model_a_laptop_can_run(dotenv):
+    assert load_settings({}, dotenv()).chat.model == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert load_settings({"HF_TOKEN": "t"}, dotenv()).chat.model == "Qwen/Qwen2.5-7B-Instruct"
+    assert load_settings({"CHAT_MODEL": "my/model"}, dotenv()).chat.model == "my/model"

@@ -7,6 +7,7 @@ served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ LOCAL_CONCURRENCY = 1
 # Beyond this many waiting requests new ones are refused at once instead of queueing for minutes.
 QUEUE_MAX_SIZE = 256
 MAX_UPLOAD_SIZE = "25mb"
+ANALYTICS_SUMMARY_EVERY = "100"
 # Image inputs skip Gradio's preprocessing: `common.images` reads the upload itself, so a file
 # that is not an image gets a clear message instead of Gradio's generic "upstream" error.
 RAW_UPLOAD = {"preprocess": False}
@@ -67,6 +69,11 @@ def slider(label: str | I18nData, allowed: Range, info: str | I18nData | None = 
 def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
     """Size the demo's queue for where its tasks run; returns the demo for chaining."""
     remote = all(settings.backend_for(task) == "remote" for task in tasks)
+    # The queue runs at most `max_threads` events at once (40 by default), whatever the limits.
+    demo.max_threads = max(demo.max_threads, REMOTE_CONCURRENCY)
+    # Gradio rebuilds a summary of up to 10,000 past events after every event by default, which
+    # costs about 11 ms per request once the history is full; an operator's own value wins.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_SUMMARY_EVERY)
     return demo.queue(
         default_concurrency_limit=REMOTE_CONCURRENCY if remote else LOCAL_CONCURRENCY,
         max_size=QUEUE_MAX_SIZE,
@@ -86,6 +93,7 @@ def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     demo.launch(
         i18n=i18n(),
+        max_threads=demo.max_threads,
         share=args.share or None,
         mcp_server=args.mcp,
         max_file_size=MAX_UPLOAD_SIZE,

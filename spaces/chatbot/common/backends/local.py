@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ T = TypeVar("T")
 # Longest wait for the next streamed token before the reply counts as stalled.
 STREAM_TOKEN_TIMEOUT = 120.0
 CAPTION_MAX_TOKENS = 40
+FAILED_LOAD_MEMORY = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,15 @@ def pick_device() -> Device:
 
 
 class _ModelCache:
-    """Loaded models by key, each loaded exactly once even when first requested concurrently."""
+    """Loaded models by key, each loaded exactly once even when first requested concurrently.
+
+    A load that failed is not tried again for a minute: offline, the Hub client retries for tens of
+    seconds before giving up, and every visitor in that minute would wait as long for the same error.
+    """
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, ...], Any] = {}
+        self._failures: dict[tuple[str, ...], tuple[float, InferenceError]] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -64,8 +71,20 @@ class _ModelCache:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._models:
-                self._models[key] = load()
+                failed_at, failure = self._failures.get(key, (-FAILED_LOAD_MEMORY, None))
+                if failure is not None and time.monotonic() - failed_at < FAILED_LOAD_MEMORY:
+                    raise failure
+                try:
+                    self._models[key] = load()
+                except InferenceError as error:
+                    self._failures[key] = (time.monotonic(), error)
+                    raise
             return self._models[key]
+
+    def loaded(self) -> list[tuple[str, ...]]:
+        """Keys of the models loaded so far in this process."""
+        with self._guard:
+            return list(self._models)
 
 
 MODELS = _ModelCache()
@@ -186,13 +205,12 @@ class LocalCaptioner(LocalBackend):
         return processor, model.to(device.name).eval()
 
     async def caption(self, image: EncodedImage, token: Token = None) -> str:
-        picture = image.decode()
-
         def work(loaded: tuple[Any, Any]) -> str:
             import torch
 
             processor, model = loaded
-            inputs = processor(images=picture, return_tensors="pt").to(model.device, model.dtype)
+            # Decoding a large photo takes a second or more: here, not on the event loop.
+            inputs = processor(images=image.decode(), return_tensors="pt").to(model.device, model.dtype)
             with torch.inference_mode():
                 output = model.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
             return processor.decode(output[0], skip_special_tokens=True).strip()
@@ -270,7 +288,16 @@ class LocalChat(LocalBackend):
         Closing this generator (the visitor pressed stop) sets `stop`, which ends generation at the
         next token instead of letting the model run to `max_tokens` for nobody.
         """
-        tokenizer, model = await self.run(lambda loaded: loaded)
+
+        def prepare(loaded: tuple[Any, Any]) -> tuple[Any, Any, Any]:
+            # Templating a long conversation takes a while: in the worker, not on the event loop.
+            tokenizer, model = loaded
+            prompt = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            return tokenizer, model, prompt.to(model.device)
+
+        tokenizer, model, inputs = await self.run(prepare)
         from transformers import StoppingCriteria, TextIteratorStreamer
 
         stop = threading.Event()
@@ -280,9 +307,6 @@ class LocalChat(LocalBackend):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 return stop.is_set()
 
-        inputs = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(model.device)
         streamer = TextIteratorStreamer(
             tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TOKEN_TIMEOUT
         )

@@ -131,8 +131,9 @@ class RemoteBackend:
             delay = retry_delay(failure, attempt)
             if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
                 raise failure
-            notify("note_retrying", where=self.where, seconds=delay)
-            await asyncio.sleep(delay)
+            if delay:
+                notify("note_retrying", where=self.where, seconds=delay)
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
 
 
@@ -145,6 +146,10 @@ def retry_delay(failure: InferenceError, attempt: int) -> float | None:
         return min(failure.estimated_time or 2.0 ** (attempt - 1), MAX_LOADING_DELAY)
     if isinstance(failure, BackendFailureError) and attempt == 1:
         return RETRY_DELAY
+    # A pooled keep-alive connection closed just as the request went out: it never reached the
+    # model, so sending it again at once is safe.
+    if isinstance(failure, StreamInterruptedError) and attempt == 1:
+        return 0.0
     return None
 
 
