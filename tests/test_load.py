@@ -1,0 +1,219 @@
+"""Many users at once while the backend fails at random: every request still ends, and ends well.
+
+Each request must finish within a bound in either the right answer for its own input or one of the
+app's clear messages: none lost, none hanging, none with Gradio's generic error. Faulted requests that
+the backend retries (a loading model, one 5xx) may also end in the right answer; both count.
+
+The users call the REST API (`POST /gradio_api/call/<api_name>`, then read the event stream) as a
+script would. gradio_client polls every job from two threads at 20 Hz, so with dozens of jobs at once
+it would spend more CPU than the app it drives; it still makes the check after the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from common.settings import Settings
+from tests.conftest import TEST_TOKEN
+from tests.harness import running_app, settings_from
+from tests.inference_server import InferenceTestServer, chat_reply_for, summary_for
+
+T = TypeVar("T")
+
+SUMMARIZE_REQUESTS, SUMMARIZE_USERS = 200, 32
+CHATS, CHAT_USERS = 40, 16
+FAULT_RATE = 0.10
+# The longest path through the backend's retries (a 5xx retried after 1 s, two loading waits, then
+# a 1 s timeout) takes about 3 s; the rest is room for a busy test machine.
+REQUEST_BOUND = 15.0
+DEADLINE = 60.0
+GENERIC_GRADIO_WORDS = ("upstream", "exception")
+CUT_NOTE_TITLE = "⚠️ Reply cut off"
+CUT_MESSAGE = "was cut before the reply finished"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one request ended: the app's answer, or the message of the error it showed."""
+
+    answer: Any = None
+    error: str | None = None
+
+
+@pytest.fixture
+def faulty_server(server: InferenceTestServer, monkeypatch: pytest.MonkeyPatch) -> InferenceTestServer:
+    monkeypatch.setattr(server, "latency", 0.05)
+    monkeypatch.setattr(server, "token_delay", 0.005)
+    monkeypatch.setattr(server, "estimated_time", 0.2)
+    # Longer than INFERENCE_TIMEOUT, so the app gives up first; short, so hung handlers end soon.
+    monkeypatch.setattr(server, "hang_seconds", 3.0)
+    return server
+
+
+def app_settings(server: InferenceTestServer, timeout: float) -> Settings:
+    return settings_from({**server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": f"{timeout:g}"})
+
+
+async def call(client: httpx.AsyncClient, api_name: str, data: list[Any]) -> Outcome:
+    """One call, read to the end of its event stream so that the connection can serve the next one.
+
+    Each call is a session of its own, so a chat starts a new conversation: "You said: ... (turn 1)".
+    """
+    session = {"session_hash": uuid.uuid4().hex}
+    posted = await client.post(f"/gradio_api/call/{api_name}", json={"data": data, **session})
+    posted.raise_for_status()
+    results: list[tuple[str, Any]] = []
+    async with client.stream("GET", f"/gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
+        event = ""
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                results.append((event, json.loads(line.removeprefix("data:"))))
+    match results:
+        case [("complete", [answer, *_])]:
+            return Outcome(answer=answer)
+        case [("error", {"error": str(message)})]:
+            return Outcome(error=message)
+    return Outcome(error=f"not one result or one message: {results!r}")
+
+
+def run_users(
+    url: str, users: int, jobs: Sequence[T], request: Callable[[httpx.AsyncClient, T], Awaitable[Outcome]]
+) -> list[Outcome]:
+    """`users` users work through their shares of `jobs` one at a time, each call bounded by
+    REQUEST_BOUND and all of them by DEADLINE; every user has a connection of its own."""
+    outcomes: dict[int, Outcome] = {}
+
+    async def user(first: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=REQUEST_BOUND) as client:
+            for n in range(first, len(jobs), users):
+                try:
+                    outcomes[n] = await asyncio.wait_for(request(client, jobs[n]), REQUEST_BOUND)
+                except asyncio.TimeoutError:
+                    outcomes[n] = Outcome(error=f"no result within {REQUEST_BOUND:g} s")
+
+    async def everyone() -> None:
+        await asyncio.wait_for(asyncio.gather(*(user(first) for first in range(users))), DEADLINE)
+
+    try:
+        asyncio.run(everyone())
+    except asyncio.TimeoutError:
+        pytest.fail(f"{len(jobs) - len(outcomes)} requests were still running after {DEADLINE:g} s")
+    return [outcomes[n] for n in range(len(jobs))]
+
+
+def is_clear(message: str, endpoint: str, phrases: Sequence[str]) -> bool:
+    """One of the app's own messages: names the endpoint and the cause, never generic, never the token."""
+    lowered = message.lower()
+    return (
+        f"the endpoint {endpoint}" in message
+        and any(phrase in message for phrase in phrases)
+        and not any(word in lowered for word in GENERIC_GRADIO_WORDS)
+        and TEST_TOKEN not in message
+    )
+
+
+# What the summarize app says for each fault once retries cannot help.
+SUMMARIZE_FAULT_MESSAGES = {
+    "loading": "is still loading",
+    "rate_limit": "is rate-limiting requests (HTTP 429)",
+    "server_error": "failed (HTTP 500",
+    "malformed_json": "sent a reply this app cannot read",
+    "timeout": "did not answer within 1 s",
+}
+# A busy machine can also make a keep-alive connection close just as a request is sent on it.
+DROPPED_CONNECTION_MESSAGE = "was cut before the reply finished (the server closed the connection)"
+
+
+def summarize_verdict(outcome: Outcome, text: str, endpoint: str) -> str:
+    if outcome.error is not None:
+        phrases = [*SUMMARIZE_FAULT_MESSAGES.values(), DROPPED_CONNECTION_MESSAGE]
+        clear = is_clear(outcome.error, endpoint, phrases)
+        return "clear error" if clear else f"unclear error: {outcome.error}"
+    return "answer" if outcome.answer == summary_for(text, 130) else f"wrong answer: {outcome.answer!r}"
+
+
+def test_summarize_under_load_with_faults_ends_every_request_well(faulty_server, record_property):
+    faulty_server.fault_rate(FAULT_RATE, list(SUMMARIZE_FAULT_MESSAGES), seed=7)
+    endpoint = faulty_server.endpoint("summarize")
+    texts = [
+        f"Request {n} wants a summary of its own. The rest is left out." for n in range(SUMMARIZE_REQUESTS)
+    ]
+
+    with running_app("summarize", app_settings(faulty_server, 1)) as app:
+        outcomes = run_users(
+            app.src, SUMMARIZE_USERS, texts, lambda client, text: call(client, "summarize", [text, 30, 130])
+        )
+        verdicts = Counter(
+            summarize_verdict(outcome, text, endpoint) for outcome, text in zip(outcomes, texts, strict=True)
+        )
+        record_property("summarize_outcomes", dict(verdicts))
+
+        assert sum(verdicts.values()) == SUMMARIZE_REQUESTS
+        assert set(verdicts) <= {"answer", "clear error"}, verdicts
+        assert verdicts["clear error"], "the injected faults reached nobody"
+        assert len(faulty_server.requests_for("summarize")) > SUMMARIZE_REQUESTS, "nothing was retried"
+
+        faulty_server.reset_faults()
+        assert app.predict(texts[0], api_name="/summarize") == summary_for(texts[0], 130)
+
+
+def is_cut_reply(answer: Any, full_reply: str) -> bool:
+    """The start of the reply, as far as it arrived, then the note saying that it was cut."""
+    match answer:
+        case [{"content": str(kept)}, {"content": str(note), "metadata": {"title": str(title)}}]:
+            return (
+                full_reply.startswith(kept)
+                and 0 < len(kept) < len(full_reply)
+                and title == CUT_NOTE_TITLE
+                and CUT_MESSAGE in note
+            )
+    return False
+
+
+def chat_verdict(outcome: Outcome, full_reply: str, endpoint: str) -> str:
+    if outcome.error is not None:
+        clear = is_clear(outcome.error, endpoint, [CUT_MESSAGE, "did not answer within"])
+        return "clear error" if clear else f"unclear error: {outcome.error}"
+    if outcome.answer == full_reply:
+        return "full reply"
+    if is_cut_reply(outcome.answer, full_reply):
+        return "kept part and cut note"
+    return f"wrong reply: {outcome.answer!r}"
+
+
+def test_chat_under_load_with_cut_streams_keeps_partial_replies(faulty_server, record_property):
+    faulty_server.fault_rate(FAULT_RATE, ["stream_cut"], seed=11)
+    endpoint = faulty_server.endpoint("chat")
+    messages = [f"chat {n}: tell me about lighthouses and the ships they guide" for n in range(CHATS)]
+
+    # Only the cut is injected here, so the timeout leaves room for a busy machine.
+    with running_app("chatbot", app_settings(faulty_server, 5)) as app:
+        outcomes = run_users(
+            app.src,
+            CHAT_USERS,
+            messages,
+            lambda client, message: call(client, "chat", [message, "", 0.7, 256]),
+        )
+        verdicts = Counter(
+            chat_verdict(outcome, chat_reply_for([{"role": "user", "content": message}]), endpoint)
+            for outcome, message in zip(outcomes, messages, strict=True)
+        )
+        record_property("chat_outcomes", dict(verdicts))
+
+        assert sum(verdicts.values()) == CHATS
+        assert set(verdicts) <= {"full reply", "kept part and cut note", "clear error"}, verdicts
+        assert verdicts["kept part and cut note"], "no stream was cut"
+
+        faulty_server.reset_faults()
+        assert app.predict("hello again", "", 0.7, 256, api_name="/chat") == "You said: hello again (turn 1)"
