@@ -460,24 +460,26 @@ def verdict(met: bool) -> str:
 
 
 def load_targets(results: Sequence[LoadResult], latency: float) -> list[str]:
-    """The throughput and latency targets, and the CPU cost per request that bounds both."""
-    by_label = {result.label: result for result in results}
-    summarize, ceiling = by_label["summarize"], by_label[CEILING]
-    fraction = of_ideal(summarize, latency)
-    added = (percentile(summarize.latencies, 0.5) - latency) * 1000
-    # An app process runs Python on one core at a time: CPU per request sets how busy the target keeps it.
-    target_rate = TARGET_FRACTION_OF_IDEAL * summarize.users / latency
-    app_busy = target_rate * per_request_ms(summarize.app_cpu, summarize) / 1000
-    client_busy = target_rate * per_request_ms(summarize.client_cpu, summarize) / 1000
-    return [
-        f"- summarize reaches {fraction:.2f} of ideal (target {TARGET_FRACTION_OF_IDEAL}): "
-        f"{verdict(fraction >= TARGET_FRACTION_OF_IDEAL)}; "
-        f"the ceiling reaches {of_ideal(ceiling, latency):.2f}",
-        f"- summarize adds {added:.0f} ms at p50 (target < {TARGET_ADDED_MS:.0f} ms): "
-        f"{verdict(added < TARGET_ADDED_MS)}",
-        f"- at {TARGET_FRACTION_OF_IDEAL} of ideal ({target_rate:.0f} req/s) summarize keeps its process "
-        f"{app_busy:.0%} busy, and the load generator {client_busy:.0%} of another core",
-    ]
+    """The throughput and latency targets for each summarize row, and the CPU cost that bounds both.
+
+    With uvloop and httptools installed (the requirements pin them), Gradio's own `launch()` serves on
+    them, so that row is the app as shipped; the asyncio + h11 row shows what they bring.
+    """
+    ceiling = {result.label: result for result in results}[CEILING]
+    lines = [f"- the ceiling reaches {of_ideal(ceiling, latency):.2f} of ideal"]
+    for summarize in (result for result in results if result.label.startswith("summarize")):
+        fraction = of_ideal(summarize, latency)
+        added = (percentile(summarize.latencies, 0.5) - latency) * 1000
+        # An app process runs Python on one core at a time: CPU per request sets how busy the target keeps it.
+        target_rate = TARGET_FRACTION_OF_IDEAL * summarize.users / latency
+        app_busy = target_rate * per_request_ms(summarize.app_cpu, summarize) / 1000
+        lines.append(
+            f"- {summarize.label}: {fraction:.2f} of ideal (target {TARGET_FRACTION_OF_IDEAL}: "
+            f"{verdict(fraction >= TARGET_FRACTION_OF_IDEAL)}), {added:.0f} ms added at p50 "
+            f"(target < {TARGET_ADDED_MS:.0f} ms: {verdict(added < TARGET_ADDED_MS)}); at "
+            f"{target_rate:.0f} req/s its process would be {app_busy:.0%} busy"
+        )
+    return lines
 
 
 def stream_targets(direct: Sequence[StreamTiming], through_app: Sequence[StreamTiming]) -> list[str]:
@@ -540,14 +542,15 @@ Reproduce with (the uvloop rows need `pip install uvloop httptools`):
 
     {command}
 
-The numbers below come from a machine with {cores} CPU cores that other work was sharing: each row is
-the best of several rounds, since other work only ever slows a round down, but expect a few tenths of
+The numbers below come from a machine with {cores} CPU cores: each row is the best of several
+rounds, since other work on the machine only ever slows a round down, but expect a few tenths of
 difference in */ ideal* between runs. The CPU columns move much less.
 
 Rows: *bare sleep (ceiling)* is a Gradio app whose handler only sleeps for the backend latency, at
 unlimited concurrency: Gradio's own cost, the most any app can reach. *summarize* is the real app on
 its remote backend. *on uvloop + httptools* serves the same app with those event loop and HTTP
-implementations; *queue status every 1 s* sends queue status on a timer instead of after every job;
+implementations (the requirements pin both, and Gradio's `launch()` then uses them, so `python
+app.py` serves that way); *queue status every 1 s* sends queue status on a timer instead of after every job;
 *naive* is the pattern of the course notes: a sync handler calling a sync `InferenceClient`, at
 Gradio's default of one request at a time per event.
 
