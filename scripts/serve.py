@@ -25,22 +25,22 @@ sys.path.insert(0, str(ROOT))
 
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 from gradio import networking  # noqa: E402
 
-from common.i18n import i18n  # noqa: E402
+from common.i18n import i18n, preferred_language, text  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
 from common.ui import MAX_UPLOAD_SIZE  # noqa: E402
 
-# Each app, what it does, and the tasks it runs (for the index page's backend column).
-APPS: dict[str, tuple[str, tuple[Task, ...]]] = {
-    "summarize": ("Summarize a text", ("summarize",)),
-    "ner": ("Highlight the people, organisations and places in a text", ("ner",)),
-    "caption": ("Describe an image in one sentence", ("caption",)),
-    "imagegen": ("Generate an image from a prompt", ("imagegen",)),
-    "game": ("Caption an image, then paint a new one from the caption", ("caption", "imagegen")),
-    "chatbot": ("Chat with an instruct model", ("chat",)),
+# Each app and the tasks it runs (for the index page's column of where models run).
+APPS: dict[str, tuple[Task, ...]] = {
+    "summarize": ("summarize",),
+    "ner": ("ner",),
+    "caption": ("caption",),
+    "imagegen": ("imagegen",),
+    "game": ("caption", "imagegen"),
+    "chatbot": ("chat",),
 }
 STARTUP_TIMEOUT = 30.0
 
@@ -55,24 +55,30 @@ def load_app_module(name: str) -> ModuleType:
     return module
 
 
-def index_page(settings: Settings) -> str:
-    """A plain list of the apps, with where each one's models run."""
+def index_page(settings: Settings, language: str) -> str:
+    """A plain list of the apps, in the visitor's language, with where each one's models run."""
     rows = "".join(
-        f'<li><a href="/{name}/">{name}</a>: {html.escape(summary)} '
-        f"<small>({', '.join(sorted({settings.backend_for(task) for task in tasks}))})</small></li>"
-        for name, (summary, tasks) in APPS.items()
+        f'<li><a href="/{name}/">{name}</a>: {html.escape(text(f"index_{name}", language))} <small>('
+        + ", ".join(sorted({text(f"index_{settings.backend_for(task)}", language) for task in tasks}))
+        + ")</small></li>"
+        for name, tasks in APPS.items()
     )
     return (
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>gradio-genai-spaces</title>"
+        f"<!doctype html><html lang='{language}'><meta charset='utf-8'><title>gradio-genai-spaces</title>"
         "<body style='font-family: system-ui, sans-serif; max-width: 48rem; margin: 3rem auto'>"
-        f"<h1>gradio-genai-spaces</h1><ul>{rows}</ul></body></html>"
+        f"<h1>gradio-genai-spaces</h1><p>{html.escape(text('index_heading', language))}</p>"
+        f"<ul>{rows}</ul></body></html>"
     )
 
 
 def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
     """One FastAPI app with every demo mounted on its own path."""
     app = FastAPI(title="gradio-genai-spaces")
-    app.get("/", response_class=HTMLResponse)(lambda: index_page(settings))
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> str:
+        return index_page(settings, preferred_language(request.headers.get("accept-language", "")))
+
     for name in APPS:
         demo = load_app_module(name).build_demo(settings)
         gr.mount_gradio_app(

@@ -6,11 +6,13 @@ from a bad request or a bad backend minute without a restart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from tests.conftest import TEST_TOKEN
 from tests.harness import ROOT, running_app, settings_from
@@ -173,3 +175,27 @@ def test_a_file_that_is_not_an_image_is_refused(fault_settings, server, tmp_path
         assert client.predict(
             handle_file(str(ROOT / "spaces/caption/examples/lion.jpg")), api_name="/caption"
         )
+
+
+def test_an_image_of_too_many_pixels_is_refused_before_it_is_decoded(fault_settings, server, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (12_000, 12_000)).save(bomb)  # 144 megapixels in a file of a few kilobytes
+    assert bomb.stat().st_size < 1_000_000
+    with running_app("caption", fault_settings) as client:
+        message = failure_message(client, handle_file(str(bomb)), api_name="/caption")
+    assert "12000x12000" in message and "40 megapixels" in message
+    assert server.requests_for("caption") == []
+
+
+def test_the_token_never_reaches_the_logs(summarize_app, server, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    for fault in ("unauthorized", "rate_limit", "server_error", "malformed_html"):
+        server.inject(fault, "summarize", times=2)
+        failure_message(summarize_app, TEXT, api_name="/summarize")
+        server.reset_faults()
+    still_serves(summarize_app)
+
+    output = capfd.readouterr()
+    assert "rate-limiting" in caplog.text, "the failures were logged"
+    for record in (caplog.text, output.out, output.err):
+        assert TEST_TOKEN not in record

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from common.entities import merge_entities
-from common.tasks.ner import SCORE_DECIMALS
+from common.tasks.ner import ENTITY_COLORS, SCORE_DECIMALS
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
+from tests.harness import load_app, running_app, settings_from
 from tests.inference_server import InferenceTestServer, ner_grouped, ner_pieces
 
 if TYPE_CHECKING:
@@ -156,3 +157,11 @@ def test_a_local_model_fills_the_table(local_ner_app):
     assert [row[:2] + row[3:] for row in table["data"]] == [
         [entity["label"], entity["text"], entity["start"], entity["end"]] for entity in entities
     ]
+
+
+def test_the_page_shows_a_legend_of_the_entity_types_in_their_colours(inference_server: InferenceTestServer):
+    demo = load_app("ner").build_demo(settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN}))
+    legends = [block.value for block in demo.blocks.values() if isinstance(block, gr.HTML)]
+    assert any(
+        all(label in html and color in html for label, color in ENTITY_COLORS.items()) for html in legends
+    )

@@ -5,7 +5,7 @@ import gradio as gr
 from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
-from common.tasks.ner import ENTITY_COLORS, THRESHOLD, NerTask, show_entities
+from common.tasks.ner import ENTITY_COLORS, THRESHOLD, NerTask, entity_legend, show_entities
 from common.ui import api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
@@ -24,6 +24,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         with gr.Row():
             threshold = slider(ui("ner_threshold"), THRESHOLD, info=ui("ner_threshold_info"))
             find_button = gr.Button(ui("ner_button"), variant="primary")
+        gr.HTML(entity_legend())
         with gr.Row():
             # Labels inline beside each entity, not only in a legend: colour alone conveys nothing
             # to a reader who cannot tell the colours apart.

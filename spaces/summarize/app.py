@@ -21,7 +21,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label=ui("summarize_text"), lines=8, max_lines=20)
+                text = gr.Textbox(label=ui("summarize_text"), lines=6, max_lines=20)
                 with gr.Accordion(ui("summarize_lengths"), open=False):
                     min_length = slider(
                         ui("summarize_min_length"), MIN_LENGTH, info=ui("summarize_min_length_info")

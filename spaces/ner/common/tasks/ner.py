@@ -55,6 +55,20 @@ class Analysis:
         return [entity for entity in self.entities if entity.score >= threshold]
 
 
+def entity_legend() -> str:
+    """A legend of the entity types in their colours, as HTML.
+
+    Gradio's own legend and its inline labels exclude each other; the labels stay inline, so that the
+    type never depends on telling colours apart, and this legend sits above.
+    """
+    chips = "".join(
+        f'<span style="background:{color};color:#111;border-radius:4px;padding:1px 8px;margin-right:6px">'
+        f"{label}</span>"
+        for label, color in ENTITY_COLORS.items()
+    )
+    return f"<div>{chips}</div>"
+
+
 class NerTask:
     def __init__(self, settings: Settings) -> None:
         self.backend = token_classification_backend(settings)

@@ -1,0 +1,47 @@
+"""serve.py: all six apps behind one port, its index page, and a share link that fails gently offline."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.harness import ROOT, settings_from
+from tests.inference_server import InferenceTestServer, unused_port
+
+
+@pytest.fixture(scope="module")
+def serve() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("serve_all", ROOT / "scripts" / "serve.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def index(serve: ModuleType, inference_server: InferenceTestServer) -> TestClient:
+    settings = settings_from({**inference_server.env(), "HF_TOKEN": "hf_test"})
+    return TestClient(serve.build_app(settings, mcp_server=False))
+
+
+def test_the_index_lists_every_app_in_the_visitors_language(index: TestClient):
+    english = index.get("/", headers={"Accept-Language": "en-US"}).text
+    chinese = index.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+
+    for name in ("summarize", "ner", "caption", "imagegen", "game", "chatbot"):
+        assert f'href="/{name}/"' in english and f'href="/{name}/"' in chinese
+    assert "Six generative-AI apps" in english and "(remote)" in english
+    assert "六个生成式 AI 应用" in chinese and "(远程)" in chinese
+
+
+def test_each_app_is_served_under_its_own_path(index: TestClient):
+    for name in ("summarize", "chatbot"):
+        assert index.get(f"/{name}/config").json()["components"]
+
+
+def test_without_internet_a_share_link_is_refused_with_a_note(serve: ModuleType, capsys):
+    assert serve.open_share_link(unused_port()) is None
+    assert "No share link" in capsys.readouterr().out
