@@ -58,8 +58,8 @@ BUSY = '[data-testid="status-tracker"]:not(.hide)'
 
 # Milliseconds, as Playwright counts. A first page load fetches and compiles Gradio's frontend.
 PAGE_LOAD_TIMEOUT = 30_000
-ACTION_TIMEOUT = 10_000
-RESULT_TIMEOUT = 15_000
+ACTION_TIMEOUT = 15_000
+RESULT_TIMEOUT = 30_000
 SERVER_START_TIMEOUT = 30.0
 SERVER_STOP_TIMEOUT = 5.0
 # Slow enough that a person sees the reply grow, fast enough to keep the test short.
