@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from gradio_client import Client
 
 from common.settings import Settings, load_settings
@@ -33,6 +34,17 @@ def load_app(name: str) -> ModuleType:
 def settings_from(environ: Mapping[str, str]) -> Settings:
     """Settings from exactly these variables: no `.env`, no process environment."""
     return load_settings(environ, dotenv_path=os.devnull)
+
+
+def app_fixture(name: str, settings_fixture: str) -> Callable[..., Iterator[Client]]:
+    """A module-scoped fixture serving app `name` built with the settings of `settings_fixture`."""
+
+    @pytest.fixture(scope="module")
+    def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+        with running_app(name, request.getfixturevalue(settings_fixture)) as connected:
+            yield connected
+
+    return client
 
 
 @contextmanager

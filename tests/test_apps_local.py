@@ -9,16 +9,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 from common.backends.local import _ModelCache
-from tests.harness import ROOT, running_app, settings_from
+from tests.harness import ROOT, app_fixture, running_app, settings_from
 from tests.tiny_models import TinyModels
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
@@ -42,21 +41,12 @@ def local_settings(tiny_models: TinyModels):
     )
 
 
-def app_client(name: str):
-    @pytest.fixture(scope="module")
-    def client(local_settings) -> Iterator[Client]:
-        with running_app(name, local_settings) as connected:
-            yield connected
-
-    return client
-
-
-summarize_app = app_client("summarize")
-ner_app = app_client("ner")
-caption_app = app_client("caption")
-imagegen_app = app_client("imagegen")
-game_app = app_client("game")
-chatbot_app = app_client("chatbot")
+summarize_app = app_fixture("summarize", "local_settings")
+ner_app = app_fixture("ner", "local_settings")
+caption_app = app_fixture("caption", "local_settings")
+imagegen_app = app_fixture("imagegen", "local_settings")
+game_app = app_fixture("game", "local_settings")
+chatbot_app = app_fixture("chatbot", "local_settings")
 
 
 def test_auto_picks_local_without_token_or_endpoint(tiny_models):

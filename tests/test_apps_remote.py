@@ -7,17 +7,16 @@ them at a self-hosted endpoint, so what the server receives is what a real endpo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
+from tests.harness import ROOT, app_fixture, running_app, settings_from
 from tests.inference_server import InferenceTestServer, caption_for, image_color_for, summary_for
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
@@ -29,21 +28,12 @@ def remote_settings(inference_server: InferenceTestServer):
     return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
 
 
-def app_client(name: str):
-    @pytest.fixture(scope="module")
-    def client(remote_settings) -> Iterator[Client]:
-        with running_app(name, remote_settings) as connected:
-            yield connected
-
-    return client
-
-
-summarize_app = app_client("summarize")
-ner_app = app_client("ner")
-caption_app = app_client("caption")
-imagegen_app = app_client("imagegen")
-game_app = app_client("game")
-chatbot_app = app_client("chatbot")
+summarize_app = app_fixture("summarize", "remote_settings")
+ner_app = app_fixture("ner", "remote_settings")
+caption_app = app_fixture("caption", "remote_settings")
+imagegen_app = app_fixture("imagegen", "remote_settings")
+game_app = app_fixture("game", "remote_settings")
+chatbot_app = app_fixture("chatbot", "remote_settings")
 
 
 def assert_authorized(server: InferenceTestServer) -> None:
