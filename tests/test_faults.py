@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -199,3 +200,15 @@ def test_the_token_never_reaches_the_logs(summarize_app, server, caplog, capfd):
     assert "rate-limiting" in caplog.text, "the failures were logged"
     for record in (caplog.text, output.out, output.err):
         assert TEST_TOKEN not in record
+
+
+def test_uploads_over_the_size_limit_are_refused_by_the_server(fault_settings, tmp_path):
+    with running_app("caption", fault_settings) as client:
+        too_big = b"\0" * (25 * 1024 * 1024 + 1)
+        response = httpx.post(
+            f"{client.src.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", too_big)}
+        )
+        assert response.status_code == 413
+        assert client.predict(
+            handle_file(str(ROOT / "spaces/caption/examples/lion.jpg")), api_name="/caption"
+        )
