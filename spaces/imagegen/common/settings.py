@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from dotenv import dotenv_values, find_dotenv
@@ -97,16 +97,16 @@ class Settings:
         return getattr(self, task)
 
     def backend_for(self, task: Task) -> Literal["remote", "local"]:
-        """`auto` goes remote when the task has an endpoint URL or a token is set, else runs locally."""
-        if self.backend != "auto":
-            return self.backend
-        if self.for_task(task).endpoint_url or self.token:
-            return "remote"
-        return "local"
+        return resolve_backend(self.backend, self.for_task(task).endpoint_url, self.token)
 
-    def with_token(self, token: str | None) -> Settings:
-        """The same configuration acting with another token (a signed-in visitor's own)."""
-        return replace(self, token=token)
+
+def resolve_backend(
+    choice: BackendChoice, endpoint_url: str | None, token: str | None
+) -> Literal["remote", "local"]:
+    """`auto` goes remote when the task has an endpoint URL or a token is set, else runs locally."""
+    if choice != "auto":
+        return choice
+    return "remote" if endpoint_url or token else "local"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = None) -> Settings:
@@ -138,7 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
     tasks = {}
     for task in TASKS:
         endpoint_url = _parse_url(ENDPOINT_VARIABLES[task], get(*ENDPOINT_VARIABLES[task]))
-        runs_locally = backend == "local" or (backend == "auto" and not endpoint_url and not token)
+        runs_locally = resolve_backend(backend, endpoint_url, token) == "local"  # type: ignore[arg-type]
         default_model = (
             DEFAULT_LOCAL_MODELS.get(task, DEFAULT_MODELS[task]) if runs_locally else DEFAULT_MODELS[task]
         )

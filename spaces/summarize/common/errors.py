@@ -42,7 +42,6 @@ class InferenceError(Exception):
     """Base of every backend failure. `where` names the backend (never with credentials)."""
 
     key: ClassVar[str]
-    retryable: ClassVar[bool] = False
 
     def __init__(self, where: str, detail: Detail = "") -> None:
         self.where = where
@@ -60,7 +59,6 @@ class InferenceError(Exception):
 
 class ModelLoadingError(InferenceError):
     key = "error_loading"
-    retryable = True
 
     def __init__(self, where: str, estimated_time: float | None = None) -> None:
         self.estimated_time = estimated_time
@@ -93,7 +91,6 @@ class InputRejectedError(InferenceError):
 
 class BackendFailureError(InferenceError):
     key = "error_backend_failure"
-    retryable = True
 
 
 class BackendTimeoutError(InferenceError):

@@ -112,9 +112,7 @@ class RemoteBackend:
             async with self.new_client(token) as own_client:
                 yield own_client
 
-    async def call(
-        self, request: Callable[[AsyncInferenceClient], Awaitable[T]], token: str | None = None
-    ) -> T:
+    async def call(self, request: Callable[[AsyncInferenceClient], Awaitable[T]], token: Token = None) -> T:
         """Run one request, waiting for a loading model and retrying a transient 5xx, within bounds."""
         async with self.client(token) as client:
             return await self.call_with(client, request)

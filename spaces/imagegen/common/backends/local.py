@@ -93,8 +93,6 @@ MODELS = _ModelCache()
 class LocalBackend:
     """Shared plumbing: lazy loading in a worker thread and translation of load failures."""
 
-    kind = "model"
-
     def __init__(self, config: TaskSettings) -> None:
         self.config = config
         self.where = config.model
