@@ -5,9 +5,13 @@
 
 The vendored `common/` copies are synced first, so a Space always runs the root `common/`. Each
 Space then holds exactly its folder, less local clutter (`.env` files, caches, Gradio's temp and
-flagging folders); `--dry-run` lists those files and touches no network. The token (`HF_TOKEN` or
-`HF_API_KEY`, from the environment or `.env`) authenticates the upload and becomes each Space's
-`HF_TOKEN` secret; it is never printed.
+flagging folders); `--dry-run` lists those files and touches no network.
+
+Two tokens, from the environment or `.env`, neither ever printed: the deployer's own (`HF_TOKEN` or
+`HF_API_KEY`) authenticates the upload and stays on this machine; `HF_SPACE_TOKEN`, a fine-grained
+token allowed only to call Inference Providers, becomes each Space's `HF_TOKEN` secret, so what every
+visitor, API caller and MCP agent of the Space spends can do nothing else. Without it the secret is
+left as it is.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from huggingface_hub.utils import (  # noqa: E402
     validate_repo_id,
 )
 
-from common.settings import SettingsError, load_settings  # noqa: E402
+from common.settings import SettingsError, configuration, load_settings  # noqa: E402
 
 # What must never reach a Space: secrets, caches, Gradio's temp and flagging folders. Upload
 # patterns are fnmatch patterns on paths relative to the folder, where `*` also matches `/`, so
@@ -54,6 +58,11 @@ IGNORED = (
 # one space, and the others are still worth trying.
 HUB_ERRORS = (HfHubHTTPError, LocalTokenNotFoundError, httpx2.TransportError)
 SECRET_NAME = "HF_TOKEN"
+SPACE_TOKEN_VARIABLE = "HF_SPACE_TOKEN"
+SPACE_TOKEN_HOW_TO = (
+    f"To set it, create a fine-grained token at https://huggingface.co/settings/tokens with only "
+    f"'Make calls to Inference Providers' allowed, and set {SPACE_TOKEN_VARIABLE} to it."
+)
 
 
 class Hub(Protocol):
@@ -109,14 +118,22 @@ def sync_copies(names: Sequence[str]) -> None:
             print(f"synced spaces/{name}/common: {len(stale)} file(s) were out of date")
 
 
-def describe(error: Exception, token: str | None) -> str:
-    """The error on one line and without the token: Hub messages span lines and may echo a request."""
+def describe(error: Exception, *tokens: str | None) -> str:
+    """The error on one line and without the tokens: Hub messages span lines and may echo a request."""
     text = f"{type(error).__name__}: {' '.join(str(error).split())}"
-    return text.replace(token, "***") if token else text
+    for token in tokens:
+        if token:
+            text = text.replace(token, "***")
+    return text
 
 
 def deploy_space(
-    api: Hub, name: str, repo_id: str, token: str | None, private: bool, hardware: SpaceHardware | None
+    api: Hub,
+    name: str,
+    repo_id: str,
+    space_token: str | None,
+    private: bool,
+    hardware: SpaceHardware | None,
 ) -> None:
     """Create the Space if needed, set it up, then upload.
 
@@ -124,8 +141,8 @@ def deploy_space(
     has them, instead of failing without a token and restarting.
     """
     api.create_repo(repo_id=repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-    if token:
-        api.add_space_secret(repo_id=repo_id, key=SECRET_NAME, value=token)
+    if space_token:
+        api.add_space_secret(repo_id=repo_id, key=SECRET_NAME, value=space_token)
     if hardware:
         api.request_space_hardware(repo_id=repo_id, hardware=hardware)
     api.upload_folder(
@@ -146,6 +163,7 @@ def deploy(
     api: Hub,
     *,
     token: str | None,
+    space_token: str | None,
     private: bool = False,
     hardware: SpaceHardware | None = None,
 ) -> list[str]:
@@ -154,18 +172,26 @@ def deploy(
     for name in names:
         repo_id = f"{owner}/{name}"
         try:
-            deploy_space(api, name, repo_id, token, private, hardware)
+            deploy_space(api, name, repo_id, space_token, private, hardware)
         except HUB_ERRORS as error:
-            print(f"{repo_id}: not deployed: {describe(error, token)}", file=sys.stderr)
+            print(f"{repo_id}: not deployed: {describe(error, token, space_token)}", file=sys.stderr)
             failed.append(repo_id)
         else:
             print(space_url(repo_id))
     return failed
 
 
-def dry_run(names: Sequence[str], owner: str, token: str | None, hardware: SpaceHardware | None) -> None:
+def secret_plan(space_token: str | None) -> str:
+    if space_token:
+        return f"{SECRET_NAME} secret: would be set from {SPACE_TOKEN_VARIABLE}"
+    return f"{SECRET_NAME} secret: left as it is ({SPACE_TOKEN_VARIABLE} is not set). {SPACE_TOKEN_HOW_TO}"
+
+
+def dry_run(
+    names: Sequence[str], owner: str, space_token: str | None, hardware: SpaceHardware | None
+) -> None:
     """Say what a deploy would do, listing each file it would upload, without touching the network."""
-    print(f"{SECRET_NAME} secret: {'would be set' if token else 'left as it is (no token)'}")
+    print(secret_plan(space_token))
     if hardware:
         print(f"hardware: {hardware.value}")
     for name in names:
@@ -218,24 +244,38 @@ def main(argv: Sequence[str] | None = None, connect: Callable[[str | None], Hub]
         token = load_settings().token
     except SettingsError as error:
         parser.error(str(error))
+    space_token = configuration()(SPACE_TOKEN_VARIABLE)
+    if space_token and space_token == token:
+        parser.error(
+            f"{SPACE_TOKEN_VARIABLE} is your own HF_TOKEN: a Space must not spend, or leak, a token that "
+            f"can write to your repositories. {SPACE_TOKEN_HOW_TO}"
+        )
     if not args.owner and (args.dry_run or not token):
         parser.error("--owner is required with --dry-run or when no HF_TOKEN is set")
 
     sync_copies(args.names)
     if args.dry_run:
-        dry_run(args.names, args.owner, token, args.hardware)
+        dry_run(args.names, args.owner, space_token, args.hardware)
         return 0
 
-    if not token:
-        print(f"No token set: the Spaces' {SECRET_NAME} secret is left as it is.", file=sys.stderr)
+    if not space_token:
+        print(secret_plan(space_token), file=sys.stderr)
     api = connect(token)
     try:
         owner = args.owner or api.whoami()["name"]
     except HUB_ERRORS as error:
-        print(f"No owner: {describe(error, token)}; pass --owner.", file=sys.stderr)
+        print(f"No owner: {describe(error, token, space_token)}; pass --owner.", file=sys.stderr)
         return 1
 
-    failed = deploy(args.names, owner, api, token=token, private=args.private, hardware=args.hardware)
+    failed = deploy(
+        args.names,
+        owner,
+        api,
+        token=token,
+        space_token=space_token,
+        private=args.private,
+        hardware=args.hardware,
+    )
     if failed:
         print(f"Not deployed: {', '.join(failed)} ({len(failed)} of {len(args.names)}).", file=sys.stderr)
     return 1 if failed else 0

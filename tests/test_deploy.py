@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import deploy
 import sync_common
 
+SPACE_TOKEN = "hf_space_inference_only_0123456789"
 # Files a developer's machine leaves in a space folder; none of them may reach a Space.
 CLUTTER = (
     ".env",
@@ -95,7 +96,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(sync_common, "SOURCE", tmp_path / "common")
     monkeypatch.setattr(sync_common, "SPACES", tmp_path / "spaces")
     monkeypatch.chdir(tmp_path)
-    for name in ("HF_TOKEN", "HF_API_KEY"):
+    for name in ("HF_TOKEN", "HF_API_KEY", "HF_SPACE_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -123,7 +124,7 @@ def run(hub: RecordingHub, *argv: str) -> int:
 
 
 def expected_calls(
-    repo_id: str, folder: Path, *, token: str | None = None, hardware: str | None = None
+    repo_id: str, folder: Path, *, secret: str | None = None, hardware: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     calls = [
         (
@@ -137,8 +138,8 @@ def expected_calls(
             },
         )
     ]
-    if token:
-        calls.append(("add_space_secret", {"repo_id": repo_id, "key": "HF_TOKEN", "value": token}))
+    if secret:
+        calls.append(("add_space_secret", {"repo_id": repo_id, "key": "HF_TOKEN", "value": secret}))
     if hardware:
         calls.append(("request_space_hardware", {"repo_id": repo_id, "hardware": hardware}))
     upload = {
@@ -154,14 +155,15 @@ def expected_calls(
 
 def test_two_spaces_make_exactly_the_expected_calls(repo, hub, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("HF_SPACE_TOKEN", SPACE_TOKEN)
     add_clutter(repo / "spaces/ner")
 
     assert run(hub, "summarize", "ner", "--owner", "someone") == 0
 
     assert hub.connected_with == [TEST_TOKEN]
     assert hub.calls == [
-        *expected_calls("someone/summarize", repo / "spaces/summarize", token=TEST_TOKEN),
-        *expected_calls("someone/ner", repo / "spaces/ner", token=TEST_TOKEN),
+        *expected_calls("someone/summarize", repo / "spaces/summarize", secret=SPACE_TOKEN),
+        *expected_calls("someone/ner", repo / "spaces/ner", secret=SPACE_TOKEN),
     ]
     assert set(IGNORE_PATTERNS) >= {
         ".env",
@@ -180,24 +182,48 @@ def test_two_spaces_make_exactly_the_expected_calls(repo, hub, monkeypatch, caps
         "https://huggingface.co/spaces/someone/summarize",
         "https://huggingface.co/spaces/someone/ner",
     ]
-    assert TEST_TOKEN not in out + err
+    assert TEST_TOKEN not in out + err and SPACE_TOKEN not in out + err
 
 
-@pytest.mark.parametrize("source", ["HF_TOKEN", "HF_API_KEY", ".env"])
-def test_the_secret_is_the_configured_token(repo, hub, monkeypatch, capsys, source):
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_the_secret_is_the_space_token_never_the_deployers(repo, hub, monkeypatch, capsys, source):
     if source == ".env":
-        (repo / ".env").write_text(f"HF_TOKEN={TEST_TOKEN}\n")
+        (repo / ".env").write_text(f"HF_TOKEN={TEST_TOKEN}\nHF_SPACE_TOKEN={SPACE_TOKEN}\n")
     else:
-        monkeypatch.setenv(source, TEST_TOKEN)
+        monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+        monkeypatch.setenv("HF_SPACE_TOKEN", SPACE_TOKEN)
 
     assert run(hub, "chatbot", "--owner", "someone") == 0
 
-    assert (
-        "add_space_secret",
-        {"repo_id": "someone/chatbot", "key": "HF_TOKEN", "value": TEST_TOKEN},
-    ) in hub.calls
+    assert hub.connected_with == [TEST_TOKEN]
+    secrets = [arguments for name, arguments in hub.calls if name == "add_space_secret"]
+    assert secrets == [{"repo_id": "someone/chatbot", "key": "HF_TOKEN", "value": SPACE_TOKEN}]
     out, err = capsys.readouterr()
-    assert TEST_TOKEN not in out + err
+    assert TEST_TOKEN not in out + err and SPACE_TOKEN not in out + err
+
+
+@pytest.mark.parametrize("source", ["HF_TOKEN", "HF_API_KEY"])
+def test_with_only_the_deployers_token_the_secret_is_left_as_it_is(repo, hub, monkeypatch, capsys, source):
+    monkeypatch.setenv(source, TEST_TOKEN)
+
+    assert run(hub, "chatbot", "--owner", "someone") == 0
+
+    assert hub.calls == expected_calls("someone/chatbot", repo / "spaces/chatbot")
+    err = capsys.readouterr().err
+    assert "HF_TOKEN secret: left as it is (HF_SPACE_TOKEN is not set)" in err
+    assert "'Make calls to Inference Providers'" in err and "set HF_SPACE_TOKEN" in err
+
+
+def test_the_deployers_own_token_is_refused_as_the_space_token(repo, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("HF_SPACE_TOKEN", TEST_TOKEN)
+
+    with pytest.raises(SystemExit):
+        run(hub, "chatbot", "--owner", "someone")
+
+    assert not hub.connected_with and not hub.calls
+    err = capsys.readouterr().err
+    assert "HF_SPACE_TOKEN is your own HF_TOKEN" in err and TEST_TOKEN not in err
 
 
 def test_without_a_token_no_secret_is_set(repo, hub, capsys):
@@ -205,16 +231,17 @@ def test_without_a_token_no_secret_is_set(repo, hub, capsys):
 
     assert hub.connected_with == [None], "HfApi falls back to a saved login"
     assert hub.calls == expected_calls("someone/chatbot", repo / "spaces/chatbot")
-    assert "secret is left as it is" in capsys.readouterr().err
+    assert "secret: left as it is" in capsys.readouterr().err
 
 
 def test_hardware_is_requested_before_the_upload(repo, hub, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("HF_SPACE_TOKEN", SPACE_TOKEN)
 
     assert run(hub, "imagegen", "--owner", "someone", "--hardware", "t4-small") == 0
 
     assert hub.calls == expected_calls(
-        "someone/imagegen", repo / "spaces/imagegen", token=TEST_TOKEN, hardware="t4-small"
+        "someone/imagegen", repo / "spaces/imagegen", secret=SPACE_TOKEN, hardware="t4-small"
     )
     hardware = hub.calls[2][1]["hardware"]
     assert isinstance(hardware, SpaceHardware)
@@ -322,7 +349,7 @@ def test_dry_run_lists_every_file_to_upload_and_no_clutter(tmp_path):
         expected[f"X/{name}"] = {path for path in own if not path.startswith("common/")} | shared
         add_clutter(space)
     # HF_HUB_OFFLINE turns any Hub request into an error.
-    environment = {**os.environ, "HF_TOKEN": TEST_TOKEN, "HF_HUB_OFFLINE": "1"}
+    environment = {**os.environ, "HF_TOKEN": TEST_TOKEN, "HF_SPACE_TOKEN": SPACE_TOKEN, "HF_HUB_OFFLINE": "1"}
 
     result = subprocess.run(
         [sys.executable, "scripts/deploy.py", "--dry-run", "--all", "--owner", "X"],
@@ -339,5 +366,5 @@ def test_dry_run_lists_every_file_to_upload_and_no_clutter(tmp_path):
     for files in listing.values():
         assert {"app.py", "README.md", "requirements.txt", "common/settings.py"} <= files
         assert any(path.startswith("examples/") for path in files)
-    assert "HF_TOKEN secret: would be set" in result.stdout
-    assert TEST_TOKEN not in result.stdout + result.stderr
+    assert "HF_TOKEN secret: would be set from HF_SPACE_TOKEN" in result.stdout
+    assert TEST_TOKEN not in result.stdout + result.stderr and SPACE_TOKEN not in result.stdout

@@ -7,7 +7,7 @@ Every variable of the configuration table in the README lives here, so that no o
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -109,14 +109,12 @@ def resolve_backend(
     return "remote" if endpoint_url or token else "local"
 
 
-def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = None) -> Settings:
-    """Read the configuration: `environ` (default `os.environ`) over the nearest `.env` file.
+Lookup = Callable[..., str | None]
+"""The first non-blank value among the variables named, or None."""
 
-    Example:
-        >>> settings = load_settings({"HF_API_SUMMARY_BASE": "http://127.0.0.1:8080"})
-        >>> settings.backend_for("summarize"), settings.summarize.target
-        ('remote', 'http://127.0.0.1:8080')
-    """
+
+def configuration(environ: Mapping[str, str] | None = None, dotenv_path: str | None = None) -> Lookup:
+    """Variables from `environ` (default `os.environ`) over the nearest `.env` file."""
     dotenv_file = dotenv_path if dotenv_path is not None else find_dotenv(usecwd=True)
     from_file = {key: value for key, value in dotenv_values(dotenv_file).items() if value is not None}
     values: dict[str, str] = {**from_file, **(os.environ if environ is None else environ)}
@@ -127,6 +125,19 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             if value:
                 return value
         return None
+
+    return get
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = None) -> Settings:
+    """Read the configuration: `environ` (default `os.environ`) over the nearest `.env` file.
+
+    Example:
+        >>> settings = load_settings({"HF_API_SUMMARY_BASE": "http://127.0.0.1:8080"})
+        >>> settings.backend_for("summarize"), settings.summarize.target
+        ('remote', 'http://127.0.0.1:8080')
+    """
+    get = configuration(environ, dotenv_path)
 
     backend = (get("INFERENCE_BACKEND") or "auto").lower()
     if backend not in get_args(BackendChoice):
