@@ -1,7 +1,8 @@
-"""What every app does the same way around its UI: queue sizing and launching.
+"""What every app does the same way around its UI: queue sizing, launching and mounting.
 
-Queue limits are set when the demo is built, not at launch, so they hold however the demo is
-served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all.
+Queue limits and cache clean-up are set when the demo is built, not at launch, so they hold however
+the demo is served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all. A mounted demo
+gets exactly the protections of a launched one (`mount`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gradio as gr
+from fastapi import FastAPI
 from gradio.i18n import I18nData
 from gradio.utils import get_space
 
@@ -27,6 +29,9 @@ LOCAL_CONCURRENCY = 1
 # Beyond this many waiting requests new ones are refused at once instead of queueing for minutes.
 QUEUE_MAX_SIZE = 256
 MAX_UPLOAD_SIZE = "25mb"
+# Uploads and generated images are deleted a day after they were written, checked every hour, so a
+# long-running app never fills its disk: (how often, how old) in seconds, as `gr.Blocks` takes them.
+DELETE_CACHE = (3600, 86400)
 ANALYTICS_SUMMARY_EVERY = "100"
 # Image inputs skip Gradio's preprocessing: `common.images` reads the upload itself, so a file
 # that is not an image gets a clear message instead of Gradio's generic "upstream" error.
@@ -80,6 +85,39 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blo
     )
 
 
+def served_options(mcp_server: bool) -> dict[str, Any]:
+    """What `launch()` and `mount()` both pass to Gradio.
+
+    `show_error=False` keeps raw exception text (types, reprs, server paths) in the log: visitors read
+    only the `gr.Error` messages this code writes for them.
+    """
+    return {"i18n": i18n(), "max_file_size": MAX_UPLOAD_SIZE, "show_error": False, "mcp_server": mcp_server}
+
+
+def mount(app: FastAPI, demo: gr.Blocks, path: str, mcp_server: bool = True) -> None:
+    """Serve `demo` under `path` of `app` with exactly the protections `launch()` gives it.
+
+    Gradio checks that a file named in a request is one a client uploaded only for a demo that has
+    launched; a mounted demo never does, so without the flag a caller could name any server file in
+    a chat history and download it. Allowed and blocked paths come from the variables `launch()` reads.
+    """
+    gr.mount_gradio_app(
+        app,
+        demo,
+        path=path,
+        # Without it, some file URLs the frontend builds (example previews) miss the app's path.
+        root_path=path,
+        allowed_paths=_paths_from_environment("GRADIO_ALLOWED_PATHS"),
+        blocked_paths=_paths_from_environment("GRADIO_BLOCKED_PATHS"),
+        **served_options(mcp_server),
+    )
+    demo.has_launched = True
+
+
+def _paths_from_environment(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     """Launch one app from the command line: `python app.py [--share] [--no-mcp]`.
 
@@ -92,12 +130,10 @@ def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-mcp", dest="mcp", action="store_false", help="do not serve MCP tools")
     args = parser.parse_args(argv)
     demo.launch(
-        i18n=i18n(),
         max_threads=demo.max_threads,
         share=args.share or None,
-        mcp_server=args.mcp,
-        max_file_size=MAX_UPLOAD_SIZE,
         prevent_thread_lock=True,
+        **served_options(args.mcp),
     )
     if demo.share and not demo.share_url:
         print(f"No share link (is this machine offline?). The app is still served at {demo.local_url}")

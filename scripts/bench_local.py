@@ -75,7 +75,7 @@ from common.backends import (  # noqa: E402
     token_classification_backend,
 )
 from common.backends.local import CAPTION_MAX_TOKENS, MODELS, LocalBackend  # noqa: E402
-from common.images import EncodedImage, read_image  # noqa: E402
+from common.images import EncodedImage, read_image_file  # noqa: E402
 from common.settings import MODEL_VARIABLES, TASKS, Settings, Task, load_settings  # noqa: E402
 from tests.harness import running_app, settings_from  # noqa: E402
 
@@ -106,7 +106,7 @@ ARTICLE = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().stri
 SUMMARY_MIN_LENGTH, SUMMARY_MAX_LENGTH = 30, 60
 SENTENCE = "My name is Andrew, I'm building DeepLearningAI and I live in California"
 PICTURE = ROOT / "spaces/caption/examples/lion.jpg"
-UPLOAD: EncodedImage = read_image(PICTURE)  # what the app's task layer hands the backend
+UPLOAD: EncodedImage = read_image_file(PICTURE)  # what the app's task layer hands the backend
 PROMPT = "a mecha robot in a favela"
 NEGATIVE_PROMPT = "blurry, low quality"
 IMAGE_STEPS, IMAGE_GUIDANCE, IMAGE_SIZE = 2, 7.0, 256

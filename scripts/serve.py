@@ -23,15 +23,14 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 from gradio import networking  # noqa: E402
 
-from common.i18n import i18n, preferred_language, text  # noqa: E402
+from common.i18n import preferred_language, text  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
-from common.ui import MAX_UPLOAD_SIZE  # noqa: E402
+from common.ui import mount  # noqa: E402
 
 # Each app and the tasks it runs (for the index page's column of where models run).
 APPS: dict[str, tuple[Task, ...]] = {
@@ -72,7 +71,7 @@ def index_page(settings: Settings, language: str) -> str:
 
 
 def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
-    """One FastAPI app with every demo mounted on its own path."""
+    """One FastAPI app with every demo mounted on its own path, each protected as if it were launched."""
     app = FastAPI(title="gradio-genai-spaces")
 
     @app.get("/", response_class=HTMLResponse)
@@ -80,17 +79,7 @@ def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
         return index_page(settings, preferred_language(request.headers.get("accept-language", "")))
 
     for name in APPS:
-        demo = load_app_module(name).build_demo(settings)
-        gr.mount_gradio_app(
-            app,
-            demo,
-            path=f"/{name}",
-            # Without it, some file URLs the frontend builds (example previews) miss the app's path.
-            root_path=f"/{name}",
-            max_file_size=MAX_UPLOAD_SIZE,
-            mcp_server=mcp_server,
-            i18n=i18n(),
-        )
+        mount(app, load_app_module(name).build_demo(settings), f"/{name}", mcp_server)
     return app
 
 

@@ -163,10 +163,11 @@ def test_chatbot_streams_a_growing_reply_and_sends_all_parameters(chatbot_app, s
     assert_authorized(server)
 
 
-def test_chatbot_sends_the_history_of_the_session(remote_settings, server):
+def test_chatbot_sends_the_history_the_caller_gives(remote_settings, server):
     with running_app("chatbot", remote_settings) as chat:
-        chat.predict("first question", DEFAULT_SYSTEM_MESSAGE, 0.7, 128, api_name="/chat")
-        reply = chat.predict("second question", DEFAULT_SYSTEM_MESSAGE, 0.7, 128, api_name="/chat")
+        first = chat.predict("first question", DEFAULT_SYSTEM_MESSAGE, 0.7, 128, api_name="/chat")
+        history = [{"role": "user", "content": "first question"}, {"role": "assistant", "content": first}]
+        reply = chat.predict("second question", DEFAULT_SYSTEM_MESSAGE, 0.7, 128, history, api_name="/chat")
 
     assert reply == "You said: second question (turn 2)"
     assert server.requests_for("chat")[-1].json["messages"] == [

@@ -10,24 +10,19 @@ Chromium is Debian's (`.ci/install-browser.sh`), driven by Playwright's Python p
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import socket
-import threading
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import NoReturn
 
 import pytest
-import uvicorn
 from PIL import Image
 
 from common.tasks.summarize import MAX_LENGTH
-from tests.harness import ROOT, settings_from
+from tests.harness import ROOT, load_serve_all, serving, settings_from
 from tests.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, summary_for
 
 try:
@@ -60,8 +55,6 @@ BUSY = '[data-testid="status-tracker"]:not(.hide)'
 PAGE_LOAD_TIMEOUT = 30_000
 ACTION_TIMEOUT = 15_000
 RESULT_TIMEOUT = 30_000
-SERVER_START_TIMEOUT = 30.0
-SERVER_STOP_TIMEOUT = 5.0
 # Slow enough that a person sees the reply grow, fast enough to keep the test short.
 TOKEN_DELAY = 0.05
 
@@ -83,15 +76,6 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def load_serve_all() -> ModuleType:
-    """`scripts/` is not a package, so serve-all is imported from its file."""
-    spec = importlib.util.spec_from_file_location("serve_all", ROOT / "scripts" / "serve.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 SERVE_ALL = load_serve_all()
 
 
@@ -99,29 +83,8 @@ SERVE_ALL = load_serve_all()
 def apps_url(inference_server: InferenceTestServer) -> Iterator[str]:
     """Serve-all's app on a free local port, every task of every app sent to the test inference server."""
     settings = settings_from({**inference_server.env(), "HF_TOKEN": TOKEN})
-    config = uvicorn.Config(
-        SERVE_ALL.build_app(settings), log_level="warning", timeout_graceful_shutdown=SERVER_STOP_TIMEOUT
-    )
-    server = uvicorn.Server(config)
-    # With IPPROTO_TCP asyncio sets TCP_NODELAY, so streamed chunks are not held back by delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="serve-all", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    try:
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("serve-all did not start listening")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(SERVER_STOP_TIMEOUT)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(SERVER_STOP_TIMEOUT)
-        sock.close()
+    with serving(SERVE_ALL.build_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -231,27 +231,34 @@ def long_message(n: int) -> str:
     return f"message{n}:" + "x" * LONG_MESSAGE_CHARS
 
 
-def test_scripts_sending_chat_four_values_over_http_keep_working(chatbot, server):
+def test_scripts_over_http_send_every_value_or_name_the_ones_they_set(chatbot, server):
     base = chatbot.src.rstrip("/")
-    posted = httpx.post(f"{base}/gradio_api/call/chat", json={"data": ["hello", SYSTEM, 0.7, 64]})
-    result = httpx.get(f"{base}/gradio_api/call/chat/{posted.json()['event_id']}", timeout=30)
+    every_value = httpx.post(
+        f"{base}/gradio_api/call/chat", json={"data": ["hello", SYSTEM, 0.7, 64, None, None]}
+    )
+    # The named form leaves out what has a default, as gradio_client and MCP callers may.
+    named = httpx.post(f"{base}/gradio_api/call/v2/chat", json={"message": "hi", "max_tokens": 64})
 
-    assert "event: complete" in result.text
-    assert "You said: hello (turn 1)" in result.text
+    for posted, reply in ((every_value, "You said: hello (turn 1)"), (named, "You said: hi (turn 1)")):
+        result = httpx.get(f"{base}/gradio_api/call/chat/{posted.json()['event_id']}", timeout=30)
+        assert "event: complete" in result.text and reply in result.text
+    assert server.requests_for("chat")[-1].json["max_tokens"] == 64
     assert [
         name["parameter_name"]
         for name in chatbot.view_api(return_format="dict", print_info=False)["named_endpoints"]["/chat"][
             "parameters"
         ]
-    ] == ["message", "system_message", "temperature", "max_tokens"]
+    ] == ["message", "system_message", "temperature", "max_tokens", "history", "model"]
 
 
 def test_the_oldest_turns_are_left_out_when_the_window_fills_and_the_visitor_is_told(chatbot, server):
-    shown = []
+    shown, history = [], []
     for n in range(3):
-        job = chatbot.submit(long_message(n), SYSTEM, 0.7, LONG_REPLY_ROOM, api_name="/chat")
+        job = chatbot.submit(long_message(n), SYSTEM, 0.7, LONG_REPLY_ROOM, history, api_name="/chat")
         shown.append(notes(job))
-        assert job.result(timeout=30).startswith(f"You said: {long_message(n)}")
+        reply = job.result(timeout=30)
+        assert reply.startswith(f"You said: {long_message(n)}")
+        history += [{"role": "user", "content": long_message(n)}, {"role": "assistant", "content": reply}]
 
     assert shown[:2] == [[], []]
     assert shown[2] == [
@@ -274,7 +281,7 @@ def test_a_message_that_cannot_fit_is_refused_before_the_backend(chatbot, server
 
     message = str(refused.value)
     assert "take about 5,3" in message and "with 4,096 more for the reply" in message
-    assert f"over the {REMOTE_CONTEXT_WINDOW:,}-token context window of the endpoint" in message
+    assert f"over the {REMOTE_CONTEXT_WINDOW:,}-token context window of the chat endpoint" in message
     assert server.requests_for("chat") == []
 
 
@@ -296,16 +303,15 @@ def test_the_refusal_of_an_unknown_model_speaks_chinese_to_a_chinese_visitor(cha
         chinese.predict("nobody/model", api_name="/choose_model")
 
 
-def test_the_picked_model_answers_the_rest_of_the_session(routed_to_test_server):
+def test_each_call_names_the_model_that_answers_it(routed_to_test_server):
     server = routed_to_test_server
     with running_app("chatbot", hub_settings(server)) as chatbot:
-        other_visitor = Client(chatbot.src, verbose=False)
-        chatbot.predict("hello", SYSTEM, 0.7, 64, api_name="/chat")
-        chatbot.predict(OTHER_MODEL, api_name="/choose_model")
-        reply = chatbot.predict("and now?", SYSTEM, 0.7, 64, api_name="/chat")
-        other_visitor.predict("hi", SYSTEM, 0.7, 64, api_name="/chat")
+        first = chatbot.predict("hello", SYSTEM, 0.7, 64, api_name="/chat")
+        history = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": first}]
+        reply = chatbot.predict("and now?", SYSTEM, 0.7, 64, history, OTHER_MODEL, api_name="/chat")
+        chatbot.predict("hi", SYSTEM, 0.7, 64, api_name="/chat")
 
-    assert reply == "You said: and now? (turn 2)", "switching models keeps the conversation"
+    assert reply == "You said: and now? (turn 2)", "another model carries on the same conversation"
     requests = server.requests_for("chat")
     assert [request.json["model"] for request in requests] == [DEFAULT_MODEL, OTHER_MODEL, DEFAULT_MODEL]
     assert {request.path for request in requests} == {"/chat/v1/chat/completions"}
@@ -424,11 +430,14 @@ def test_locally_the_real_tokenizer_decides_what_fits(local_chatbot, tiny_models
     tokens = len(AutoTokenizer.from_pretrained(tiny_models.chat)(message)["input_ids"])
     assert tokens >= 3 * len(message) > 2 * estimate_tokens(message)
 
-    shown = []
+    shown, history = [], []
     for n in range(3):
-        job = local_chatbot.submit(f"{n} {message}", "", 0.7, 16, api_name="/chat")
+        job = local_chatbot.submit(f"{n} {message}", "", 0.7, 16, history, api_name="/chat")
         shown.append(notes(job))
-        job.result(timeout=60)
+        history += [
+            {"role": "user", "content": f"{n} {message}"},
+            {"role": "assistant", "content": job.result(60)},
+        ]
 
     assert shown[:2] == [[], []]
     assert len(shown[2]) == 1 and shown[2][0].endswith("(1 left out).")

@@ -104,11 +104,15 @@ def test_a_transient_server_error_is_retried_once(summarize_app, server):
     assert len(server.requests_for("summarize")) == 2
 
 
-def test_a_refused_connection_names_the_endpoint():
+def test_a_refused_connection_names_the_endpoints_task_and_logs_its_address(caplog):
     url = f"http://127.0.0.1:{unused_port()}/summarize"
     with running_app("summarize", settings_from({"HF_API_SUMMARY_BASE": url})) as client:
         message = failure_message(client, TEXT, api_name="/summarize")
-    assert f"Could not connect to the endpoint {url}" in message
+    assert message.startswith(
+        "Could not connect to the summarization endpoint (All connection attempts failed)."
+    )
+    assert "127.0.0.1" not in message
+    assert f"ConnectError at {url}: All connection attempts failed" in caplog.text
 
 
 @pytest.mark.parametrize("fault", ["stream_cut", "stream_stall"])
@@ -156,8 +160,8 @@ def test_bad_summarize_input_is_refused_before_the_backend(summarize_app, server
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("hi", "", 5.0, 64), "Value 5.0 is greater than maximum value 1.0"),
-        (("hi", "", 0.7, 0), "Value 0 is less than minimum value 1"),
+        (("hi", "", 5.0, 64), "temperature must be between 0.1 and 1, not 5."),
+        (("hi", "", 0.7, 0), "max_tokens must be between 1 and 4096, not 0."),
         (("", "", 0.7, 64), "message is empty"),
     ],
 )

@@ -113,10 +113,12 @@ def run_users(
 
 
 def is_clear(message: str, endpoint: str, phrases: Sequence[str]) -> bool:
-    """One of the app's own messages: names the endpoint and the cause, never generic, never the token."""
+    """One of the app's own messages: names the endpoint by its task (never by its address) and the
+    cause, never generic, never the token."""
     lowered = message.lower()
     return (
-        f"the endpoint {endpoint}" in message
+        endpoint in message
+        and "127.0.0.1" not in message
         and any(phrase in message for phrase in phrases)
         and not any(word in lowered for word in GENERIC_GRADIO_WORDS)
         and TEST_TOKEN not in message
@@ -145,7 +147,7 @@ def summarize_verdict(outcome: Outcome, text: str, endpoint: str) -> str:
 
 def test_summarize_under_load_with_faults_ends_every_request_well(faulty_server, record_property):
     faulty_server.fault_rate(FAULT_RATE, list(SUMMARIZE_FAULT_MESSAGES), seed=7)
-    endpoint = faulty_server.endpoint("summarize")
+    endpoint = "the summarization endpoint"
     texts = [
         f"Request {n} wants a summary of its own. The rest is left out." for n in range(SUMMARIZE_REQUESTS)
     ]
@@ -162,7 +164,10 @@ def test_summarize_under_load_with_faults_ends_every_request_well(faulty_server,
         assert sum(verdicts.values()) == SUMMARIZE_REQUESTS
         assert set(verdicts) <= {"answer", "clear error"}, verdicts
         assert verdicts["clear error"], "the injected faults reached nobody"
-        assert len(faulty_server.requests_for("summarize")) > SUMMARIZE_REQUESTS, "nothing was retried"
+        # A text the server saw more than once was sent again by the app's retries. (Counting all
+        # requests against 200 would not tell: under load some calls time out before they go out.)
+        sent = Counter(request.json["inputs"] for request in faulty_server.requests_for("summarize"))
+        assert max(sent.values()) > 1, "nothing was retried"
 
         faulty_server.reset_faults()
         assert app.predict(texts[0], api_name="/summarize") == summary_for(texts[0], 130)
@@ -194,7 +199,7 @@ def chat_verdict(outcome: Outcome, full_reply: str, endpoint: str) -> str:
 
 def test_chat_under_load_with_cut_streams_keeps_partial_replies(faulty_server, record_property):
     faulty_server.fault_rate(FAULT_RATE, ["stream_cut"], seed=11)
-    endpoint = faulty_server.endpoint("chat")
+    endpoint = "the chat endpoint"
     messages = [f"chat {n}: tell me about lighthouses and the ships they guide" for n in range(CHATS)]
 
     # Only the cut is injected here, so the timeout leaves room for a busy machine.
@@ -203,7 +208,7 @@ def test_chat_under_load_with_cut_streams_keeps_partial_replies(faulty_server, r
             app.src,
             CHAT_USERS,
             messages,
-            lambda client, message: call(client, "chat", [message, "", 0.7, 256]),
+            lambda client, message: call(client, "chat", [message, "", 0.7, 256, None, None]),
         )
         verdicts = Counter(
             chat_verdict(outcome, chat_reply_for([{"role": "user", "content": message}]), endpoint)

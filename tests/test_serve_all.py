@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.harness import ROOT, settings_from
+from tests.harness import load_serve_all, settings_from
 from tests.inference_server import InferenceTestServer, unused_port
 
 
 @pytest.fixture(scope="module")
 def serve() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("serve_all", ROOT / "scripts" / "serve.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_serve_all()
 
 
 @pytest.fixture(scope="module")

@@ -88,8 +88,7 @@ def test_concurrent_visitors_never_get_each_others_token(space_settings, server)
 def test_a_visitors_chat_streams_on_their_token(space_settings, server):
     async def chat() -> list:
         return [
-            reply
-            async for reply in ChatTask(space_settings).chat("hi", [], "", 0.5, 32, oauth_token=visitor())
+            reply async for reply in ChatTask(space_settings).chat("hi", "", 0.5, 32, oauth_token=visitor())
         ]
 
     replies = asyncio.run(chat())

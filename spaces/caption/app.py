@@ -6,7 +6,7 @@ from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button
+from common.ui import DELETE_CACHE, RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button
 
 EXAMPLES = image_examples(__file__)
 
@@ -14,7 +14,7 @@ EXAMPLES = image_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = CaptionTask(settings)
-    with gr.Blocks(title="Image captioning") as demo:
+    with gr.Blocks(title="Image captioning", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("caption_title"))
         gr.Markdown(ui("caption_description"))
         model_line(task.model)

@@ -6,7 +6,7 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
-from common.ui import configure_queue, launch, sign_in_button, slider
+from common.ui import DELETE_CACHE, configure_queue, launch, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -14,8 +14,7 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = ChatTask(settings)
-    # The model rides along as session state, not as a fifth input of /chat: scripts that send
-    # /chat its four values keep working, and /choose_model switches their session's model.
+    # The page's picker keeps its choice as the page's session state.
     model = gr.State(task.model)
     message = gr.Textbox(
         label=ui("chatbot_message"),
@@ -26,8 +25,11 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         scale=7,
     )
     chat = gr.ChatInterface(
-        task.chat,
-        api_name="chat",
+        task.page_chat,
+        # The page's chat keeps its history in the visitor's session; programs and agents get the
+        # stateless /chat below instead, so no two callers (MCP clients share a session) ever share one.
+        api_name="page_chat",
+        api_visibility="private",
         chatbot=gr.Chatbot(
             label=ui("chatbot_conversation"),
             placeholder=ui("chatbot_empty"),
@@ -48,7 +50,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         save_history=True,
         flagging_mode="never",
     )
-    with gr.Blocks(title="Chatbot", fill_height=True) as demo:
+    with gr.Blocks(title="Chatbot", fill_height=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("chatbot_title"))
         gr.Markdown(ui("chatbot_description"))
         sign_in_button()
@@ -60,6 +62,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             interactive=len(task.models) > 1,
         )
         chat.render()
+        gr.api(task.chat, api_name="chat")
 
         # Unprocessed, so an id the list lacks reaches the task, which refuses it in the visitor's language.
         picker.change(task.choose_model, picker, model, api_name="choose_model", preprocess=False)

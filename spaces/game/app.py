@@ -7,7 +7,7 @@ from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.game import ROUNDS, DescribeAndDrawTask
-from common.ui import RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import DELETE_CACHE, RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = image_examples(__file__)
 
@@ -15,7 +15,7 @@ EXAMPLES = image_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = DescribeAndDrawTask(settings)
-    with gr.Blocks(title="Describe-and-generate game") as demo:
+    with gr.Blocks(title="Describe-and-generate game", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("game_title"))
         gr.Markdown(ui("game_description"))
         model_line(task.captioner.model)

@@ -7,7 +7,7 @@ from common.i18n import ui
 from common.image_history import pick, reuse, show_history
 from common.settings import Settings, load_settings
 from common.tasks.imagegen import GUIDANCE, MAX_SEED, NUM_IMAGES, SIZE, STEPS, ImageGenTask
-from common.ui import configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import DELETE_CACHE, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -15,7 +15,7 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = ImageGenTask(settings)
-    with gr.Blocks(title="Image generation") as demo:
+    with gr.Blocks(title="Image generation", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("imagegen_title"))
         gr.Markdown(ui("imagegen_description"))
         model_line(task.model)

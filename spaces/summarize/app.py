@@ -6,7 +6,7 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.summarize import MAX_LENGTH, MIN_LENGTH, SummarizeTask
-from common.ui import api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import DELETE_CACHE, api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -14,7 +14,7 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = SummarizeTask(settings)
-    with gr.Blocks(title="Text summarization") as demo:
+    with gr.Blocks(title="Text summarization", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("summarize_title"))
         gr.Markdown(ui("summarize_description"))
         model_line(task.model)

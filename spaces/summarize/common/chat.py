@@ -12,6 +12,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from common.errors import user_error
+
+# Longer histories are trimmed to the model's window anyway; this only bounds the work of trimming.
+MAX_HISTORY_MESSAGES = 1000
+
 
 class Message(TypedDict):
     role: str
@@ -27,6 +32,17 @@ def message_text(content: Any) -> str:
     if isinstance(content, Iterable):
         return "".join(message_text(part) for part in content)
     return ""
+
+
+def check_history(history: object) -> list[dict[str, Any]]:
+    """A caller's history as a list of messages, or a clear error: it comes from anyone's script."""
+    if history is None:
+        return []
+    if not isinstance(history, list) or not all(isinstance(item, Mapping) for item in history):
+        raise user_error("input_not_history", kind=type(history).__name__)
+    if len(history) > MAX_HISTORY_MESSAGES:
+        raise user_error("input_history_too_long", length=len(history), limit=MAX_HISTORY_MESSAGES)
+    return history
 
 
 def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Message]:

@@ -4,18 +4,26 @@ Uploads arrive as file paths and are sent on as the original file: no decode and
 base64 (InferenceClient posts the raw bytes, and its `image_to_text` rejects a PIL image anyway).
 Generated images are written once as PNG files, so later steps (a caption, a history entry) use the
 file rather than keeping pixels in memory.
+
+The image events skip Gradio's preprocessing (for clear messages), and with it Gradio's check that
+a file was uploaded: so the check is here. A caller names a path; only a regular file inside Gradio's
+upload folder is ever opened, its size is known before a byte is read, and the read runs off the
+event loop. Any other path gets one message, whether or not it exists on the server.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import io
+import os
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradio.processing_utils import save_bytes_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -48,18 +56,43 @@ Upload = str | Path | Mapping[str, Any] | None
 """A file path, or Gradio's file payload (`{"path": ...}`) when the event skips preprocessing."""
 
 
-def read_image(upload: Upload) -> EncodedImage:
-    """An uploaded image, after checking that it is an image of a sane size.
+async def read_upload(upload: Upload) -> EncodedImage:
+    """An image a client uploaded, after checking that it is an image of a sane size.
 
-    Raises a `gr.Error` naming the problem for a missing file, a file that is not an image, or an
-    image too large to process.
+    Raises a `gr.Error` naming the problem for no image, a path that is not an upload, a file that is
+    not an image, or an image too large to process.
     """
     location = upload.get("path") if isinstance(upload, Mapping) else upload
     if not location:
         raise user_error("image_missing")
-    path = Path(location)
-    data = path.read_bytes()
-    if len(data) > MAX_IMAGE_BYTES:
+    if not isinstance(location, (str, Path)):
+        raise user_error("image_not_uploaded")
+    path = Path(os.path.realpath(location))
+    if not path.is_relative_to(os.path.realpath(get_upload_folder())):
+        raise user_error("image_not_uploaded")
+    return await asyncio.to_thread(read_image_file, path)
+
+
+def read_image_file(path: Path) -> EncodedImage:
+    """A checked image from a path this process trusts (an upload, a generated image, an example).
+
+    Opened without following links and without blocking (a FIFO or device never holds the thread);
+    anything but a regular file is refused, and so is one over the size limit, before reading it.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise user_error("image_not_uploaded") from error
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise user_error("image_not_uploaded")
+        if status.st_size > MAX_IMAGE_BYTES:
+            raise user_error(
+                "image_too_heavy", megabytes=status.st_size / 2**20, limit=MAX_IMAGE_BYTES // 2**20
+            )
+        data = file.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:  # it grew after the check
         raise user_error("image_too_heavy", megabytes=len(data) / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
     _check_header(data)
     return EncodedImage(path, data)
@@ -87,14 +120,10 @@ def _too_large(size: str) -> Exception:
 def save_png(image: Image.Image) -> Path:
     """Write a generated image as a PNG file in Gradio's cache folder and return its path.
 
-    Gradio serves files from that folder as they are, so a path returned to a component costs no
-    second encoding. Files are named by their content, as Gradio names its own: one picture, one file.
+    Written where and as Gradio itself would cache it (named by a seeded hash of its content), so a
+    path returned to a component is neither copied nor encoded again, and Gradio's cache clean-up
+    (`delete_cache`) deletes it with the rest.
     """
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "image.png"
-    path.write_bytes(data)
-    return path
+    return Path(save_bytes_to_cache(buffer.getvalue(), "image.png", get_upload_folder()))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from huggingface_hub import AsyncInferenceClient
@@ -46,6 +46,8 @@ from common.settings import TaskSettings
 
 T = TypeVar("T")
 
+logger = logging.getLogger("common")
+
 # A loading model is waited for, but not longer than this in all, so a visitor is never left hanging.
 LOADING_WAIT_LIMIT = 60.0
 MAX_ATTEMPTS = 4
@@ -58,13 +60,24 @@ REMOTE_CONTEXT_WINDOW = 8192
 LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
 
 
+# How visitors' messages name a self-hosted endpoint: by its task, never by its address.
+ENDPOINT_NAMES = {
+    "summarize": "the summarization endpoint",
+    "ner": "the entity recognition endpoint",
+    "caption": "the captioning endpoint",
+    "imagegen": "the image generation endpoint",
+    "chat": "the chat endpoint",
+}
+
+
 def describe_target(config: TaskSettings) -> str:
-    """How messages name the backend: the endpoint URL without credentials, or model and provider."""
+    """How visitors' messages name the backend: a public model and provider, or the endpoint's task.
+
+    An endpoint URL often names a private host (`http://10.0.0.5:8080`): it stays in the operator's
+    log, which records every failure with the address it came from.
+    """
     if config.endpoint_url:
-        parts = urlsplit(config.endpoint_url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return f"the endpoint {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
+        return ENDPOINT_NAMES[config.task]
     provider = (
         "Hugging Face inference providers" if config.provider == "auto" else f"provider {config.provider}"
     )
@@ -125,7 +138,7 @@ class RemoteBackend:
             try:
                 return await request(client)
             except LIBRARY_ERRORS as error:
-                failure = translate_error(error, self.where, self.config.timeout)
+                failure = self.translate(error)
             delay = retry_delay(failure, attempt)
             if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
                 raise failure
@@ -133,6 +146,12 @@ class RemoteBackend:
                 notify("note_retrying", where=self.where, seconds=delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
+
+    def translate(self, error: Exception) -> InferenceError:
+        """The failure to show a visitor; the operator's log keeps the library's own words and the
+        address they came from (InferenceClient's messages carry no token)."""
+        logger.warning("%s at %s: %s", type(error).__name__, self.config.target, _short(str(error), 500))
+        return translate_error(error, self.where, self.config.timeout)
 
 
 def retry_delay(failure: InferenceError, attempt: int) -> float | None:
@@ -316,7 +335,7 @@ class RemoteChat(RemoteBackend):
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
             except LIBRARY_ERRORS as error:
-                failure = translate_error(error, self.where, self.config.timeout)
+                failure = self.translate(error)
                 if isinstance(failure, BackendTimeoutError):
                     stalled = phrase("detail_stalled", seconds=self.config.timeout)
                     raise StreamInterruptedError(self.where, stalled) from error

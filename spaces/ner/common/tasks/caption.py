@@ -6,7 +6,7 @@ import gradio as gr
 
 from common.backends import image_to_text_backend
 from common.errors import InferenceError, backend_error, user_error
-from common.images import Upload, read_image
+from common.images import Upload, read_upload
 from common.settings import Settings
 from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 
@@ -30,7 +30,7 @@ class CaptionTask:
         Returns:
             A caption such as "a dog running on the beach".
         """
-        upload = read_image(image)
+        upload = await read_upload(image)
         try:
             caption = await self.backend.caption(upload, visitor_token(oauth_token))
         except InferenceError as error:

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from common.backends import ChatBackend, chat_backend
-from common.chat import ConversationTooLongError, Message, fit_to_window, normalize_history
+from common.chat import ConversationTooLongError, Message, check_history, fit_to_window, normalize_history
 from common.chat_models import offered_models, with_chat_model
 from common.errors import (
     InferenceError,
@@ -58,6 +58,36 @@ class ChatTask:
     async def chat(
         self,
         message: str,
+        system_message: str = DEFAULT_SYSTEM_MESSAGE,
+        temperature: float = TEMPERATURE.default,
+        max_tokens: int = int(MAX_TOKENS.default),
+        history: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        oauth_token: gr.OAuthToken | None = None,
+    ) -> AsyncIterator[ChatOutput]:
+        """Answer a chat message, streaming the reply as it is generated.
+
+        Nothing is kept between calls: to continue a conversation, send it as `history`.
+
+        Args:
+            message: the user's message.
+            system_message: instructions that frame the assistant's behaviour.
+            temperature: sampling temperature (0.1-1); higher is more varied.
+            max_tokens: the longest reply to generate, in tokens.
+            history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text}.
+            model: one of the offered models; by default the configured one.
+
+        Returns:
+            The reply so far, growing as tokens arrive.
+        """
+        async for output in self.page_chat(
+            message, check_history(history), system_message, temperature, max_tokens, model, oauth_token
+        ):
+            yield output
+
+    async def page_chat(
+        self,
+        message: str,
         history: list[dict[str, Any]],
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
@@ -65,19 +95,7 @@ class ChatTask:
         model: str | None = None,
         oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
-        """Answer a chat message, streaming the reply as it is generated.
-
-        Args:
-            message: the user's message.
-            history: the conversation so far (kept by the chat UI, or by gradio_client's session).
-            system_message: instructions that frame the assistant's behaviour.
-            temperature: sampling temperature (0.1-1); higher is more varied.
-            max_tokens: the longest reply to generate, in tokens.
-            model: one of the offered models; by default the configured one (see /choose_model).
-
-        Returns:
-            The reply so far, growing as tokens arrive.
-        """
+        """The page's chat: `chat` with the history the page keeps for its visitor."""
         backend = self._backends[self.choose_model(model or self.model)]
         system_message = clean_text(
             system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False

@@ -11,7 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from common.i18n import text
-from common.images import Upload, read_image, save_png
+from common.images import Upload, read_upload, save_png
 from common.settings import Settings
 from common.similarity import text_similarity
 from common.tasks.caption import CaptionTask
@@ -102,7 +102,7 @@ class DescribeAndDrawTask:
             alike the first and the last caption are (0-100, in %), and a verdict in words.
         """
         count = check_int(rounds, name="rounds", allowed=ROUNDS)
-        start = read_image(image).path
+        start = (await read_upload(image)).path
         yield [(start, None)], None, ""
         caption = first = await self.caption(start, oauth_token)
         timeline: Timeline = [(start, caption)]

@@ -1,0 +1,323 @@
+"""Every app as an anonymous, hostile caller meets it: on a public link, a Space or an MCP client.
+
+Each probe goes through the raw wire protocol (`gradio_api/queue/join` with any fn_index, and
+`gradio_api/call/<api>`), through `gradio_client` or through the official `mcp` SDK, against each app
+launched alone and against all six mounted by `scripts/serve.py`. Whatever the probe, the caller gets
+no server file, no token, no other visitor's conversation, no raw exception text and no private
+address, and other visitors are still served while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio.utils import get_upload_folder
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from PIL import Image
+
+from common.settings import Settings
+from common.ui import served_options
+from tests.harness import SPACES, load_app, load_serve_all, serving, settings_from
+from tests.inference_server import InferenceTestServer
+from tests.raw_api import Result, app_config, call_api, file_payload, join_queue
+
+TOKEN = "hf_security_probe_token_0123456789"
+SECRET = "SECRET-of-the-server-5f2c"
+PASSWD_LINE = re.compile(r"root:[^:\n]*:0:0:")
+NOT_UPLOADED = "was not uploaded"
+RAW_EXCEPTION_TEXT = ("Original error", "Traceback", "object at 0x", "Errno", "TypeError", "KeyError")
+IMAGE_EVENTS = {"caption": ["caption"], "game": ["caption", "caption_and_generate", "telephone"]}
+EXTRA_INPUTS = {"telephone": [1]}
+
+
+# The server side: files no visitor may read, and the places the apps are served.
+
+
+@pytest.fixture(scope="module")
+def server_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Files on the server outside what Gradio received: a secret, a picture, a FIFO."""
+    folder = tmp_path_factory.mktemp("server-files")
+    secret = folder / "secret.env"
+    secret.write_text(f"HF_TOKEN={SECRET}\n")
+    picture = folder / "private.png"
+    Image.new("RGB", (24, 16), (200, 10, 10)).save(picture)
+    fifo = folder / "pipe"
+    os.mkfifo(fifo)
+    return {"secret": secret, "picture": picture, "fifo": fifo}
+
+
+@pytest.fixture(scope="module")
+def settings(inference_server: InferenceTestServer) -> Settings:
+    return settings_from({**inference_server.env(), "HF_TOKEN": TOKEN})
+
+
+@pytest.fixture(scope="module")
+def single_apps(settings: Settings) -> Iterator[dict[str, str]]:
+    """Each app launched alone, as `python spaces/<name>/app.py` does, with MCP on."""
+    demos = {name: load_app(name).build_demo(settings) for name in SPACES}
+    for demo in demos.values():
+        demo.launch(prevent_thread_lock=True, quiet=True, **served_options(mcp_server=True))
+    try:
+        yield {name: demo.local_url for name, demo in demos.items()}
+    finally:
+        for demo in demos.values():
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def serve_all(settings: Settings) -> Iterator[dict[str, str]]:
+    """All six apps mounted by serve.py, as `serve.py --share` and `dev.py run` serve them."""
+    with serving(load_serve_all().build_app(settings, mcp_server=True)) as url:
+        yield {name: f"{url}/{name}/" for name in SPACES}
+
+
+@pytest.fixture(params=["alone", "serve-all"])
+def apps(request: pytest.FixtureRequest) -> dict[str, str]:
+    return request.getfixturevalue("single_apps" if request.param == "alone" else "serve_all")
+
+
+def leaks(text: str) -> list[str]:
+    """What of the server's secrets a response holds."""
+    found = []
+    if SECRET in text:
+        found.append("the secret file")
+    if TOKEN in text:
+        found.append("the token")
+    if PASSWD_LINE.search(text):
+        found.append("/etc/passwd")
+    if "PATH=" in text and "HOME=" in text:
+        found.append("the process environment")
+    return found
+
+
+def fetched_files(base_url: str, result: Result) -> str:
+    """Everything the result's file URLs serve, as a visitor's browser would fetch it."""
+    bodies = []
+    for url in set(re.findall(r"gradio_api/file=[^\"'\s]+", result.raw)):
+        response = httpx.get(f"{base_url.rstrip('/')}/{url}", timeout=10)
+        bodies.append(response.content.decode("utf-8", "replace"))
+    return "\n".join(bodies)
+
+
+def hostile_value(component: dict[str, Any], path: str) -> Any:
+    """What an attacker puts where a component's value goes: the server path dressed as an upload."""
+    if component.get("type") == "chatbot":
+        return [{"role": "user", "content": [{"type": "file", "file": file_payload(path)}]}]
+    return file_payload(path)
+
+
+# 1. No event of any app hands out a server file.
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/etc/passwd", "secret"])
+def test_no_event_of_any_app_serves_a_server_file(apps, server_files, target):
+    path = str(server_files["secret"]) if target == "secret" else target
+    probed = 0
+    for name, base_url in apps.items():
+        config = app_config(base_url)
+        components = {component["id"]: component for component in config["components"]}
+        for fn_index, dependency in enumerate(config["dependencies"]):
+            data = [hostile_value(components[block], path) for block in dependency["inputs"]]
+            result = join_queue(base_url, fn_index, data)
+            found = leaks(result.raw) + leaks(fetched_files(base_url, result))
+            assert not found, f"{name} fn {fn_index} ({dependency.get('api_name')}) gave away {found}"
+            probed += 1
+    assert probed > 40  # every event of all six apps, not just the documented ones
+
+
+def test_the_chatbot_history_trick_is_refused_under_serve_all(serve_all):
+    """The exact call that took the server's environment: the chatbot's undo event
+    (`_pop_last_user_message_1`), given a history whose user message names a server file."""
+    base_url = serve_all["chatbot"]
+    config = app_config(base_url)
+    components = {component["id"]: component for component in config["components"]}
+    fn_index, dependency = next(
+        (index, dependency)
+        for index, dependency in enumerate(config["dependencies"])
+        if dependency.get("api_name") == "_pop_last_user_message_1"
+    )
+    assert [components[block]["type"] for block in dependency["inputs"]] == ["chatbot"]
+
+    result = join_queue(
+        base_url, fn_index, [hostile_value(components[dependency["inputs"][0]], "/proc/self/environ")]
+    )
+
+    assert result.failed
+    assert "gradio_api/file=" not in result.raw and not leaks(result.raw)
+    assert "/proc/self/environ" not in result.message  # Gradio's own words, with the path, stay in the log
+
+
+# 2. and 3. Image inputs take only what Gradio received, and never stall the app.
+
+
+def image_calls(apps: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+    for name, events in IMAGE_EVENTS.items():
+        for api_name in events:
+            yield name, api_name, apps[name]
+
+
+@pytest.mark.parametrize("target", ["picture", "secret", "missing", "fifo", "/dev/zero", "/etc/passwd"])
+def test_an_image_input_never_opens_a_path_the_caller_names(apps, server_files, target):
+    paths = {"missing": str(server_files["secret"].parent / "no-such-file.png"), **server_files}
+    path = str(paths.get(target, target))
+    for name, api_name, base_url in image_calls(apps):
+        # A bare path and a value marked as Gradio's FileData meet Gradio's own checks first, whose
+        # words (with the path) stay in the log; `{"path": ...}` reaches the app's. Either way: one
+        # answer whatever the path, so no telling which server files exist.
+        for value, refused_by_app in (({"path": path}, True), (path, False), (file_payload(path), False)):
+            result = call_api(base_url, api_name, [value, *EXTRA_INPUTS.get(api_name, [])])
+            assert result.failed, f"{name}/{api_name} accepted {path}"
+            if refused_by_app:
+                assert NOT_UPLOADED in result.message, (name, api_name, result.raw)
+            else:
+                assert result.error is None, (name, api_name, result.raw)
+            assert path not in result.raw and "Errno" not in result.raw
+            assert not leaks(result.raw)
+
+
+def test_a_real_upload_still_works_and_a_large_one_is_refused_before_reading(apps, server_files, tmp_path):
+    client = Client(apps["caption"], verbose=False)
+    assert client.predict(handle_file(str(server_files["picture"])), api_name="/caption") == (
+        "a 24x16 red picture"
+    )
+    # A file Gradio received that is over the limit, as a sparse file: reading it would take 400 MB.
+    folder = Path(get_upload_folder()) / "probe-large"
+    folder.mkdir(parents=True, exist_ok=True)
+    large = folder / "large.png"
+    with large.open("wb") as file:
+        file.truncate(400 * 2**20)
+    result = call_api(apps["caption"], "caption", [file_payload(str(large))])
+    assert "the limit is 25 MB" in result.message
+
+
+def test_uploads_over_the_limit_are_refused_by_every_app(apps):
+    too_big = b"\0" * (25 * 1024 * 1024 + 1)
+    for name, base_url in apps.items():
+        response = httpx.post(
+            f"{base_url.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", too_big)}, timeout=30
+        )
+        assert response.status_code == 413, name
+
+
+def test_a_fifo_in_the_upload_folder_is_refused_at_once_and_others_are_served(apps):
+    """Even a special file where uploads live (it cannot get there by upload) never blocks a read."""
+    folder = Path(get_upload_folder()) / "probe-fifo"
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo = folder / "image.png"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    results: dict[str, Result] = {}
+    hostile = threading.Thread(
+        target=lambda: results.update(hostile=call_api(apps["caption"], "caption", [file_payload(str(fifo))]))
+    )
+    hostile.start()
+    # Meanwhile another visitor uses another app and the same app.
+    ner = Client(apps["ner"], verbose=False)
+    assert ner.predict("Andrew lives in Paris", 0.0, api_name="/entities")[0]["text"] == "Andrew"
+    assert httpx.get(f"{apps['caption'].rstrip('/')}/config", timeout=10).status_code == 200
+    hostile.join(30)
+    assert not hostile.is_alive(), "the hostile call never ended"
+    assert NOT_UPLOADED in results["hostile"].message
+
+
+# 4. Chat over MCP and REST carries its own history: no caller sees another's conversation.
+
+
+async def mcp_chat(url: str, arguments: dict[str, Any], progress: bool) -> str:
+    async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
+        await session.initialize()
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            return None
+
+        result = await session.call_tool(
+            "chat", arguments, progress_callback=on_progress if progress else None
+        )
+        assert not result.isError, result.content
+        return result.content[0].text
+
+
+@pytest.mark.parametrize("progress", [False, True], ids=["no-progress-token", "progress-token"])
+def test_mcp_chat_sessions_do_not_share_a_conversation(apps, server, progress):
+    url = f"{apps['chatbot'].rstrip('/')}/gradio_api/mcp/"
+    first = asyncio.run(mcp_chat(url, {"message": "SECRET of session A: hunter2"}, progress))
+    second = asyncio.run(mcp_chat(url, {"message": "hello from B"}, progress))
+
+    assert "You said: SECRET of session A: hunter2 (turn 1)" in first
+    assert "You said: hello from B (turn 1)" in second
+    sent = [request.json["messages"] for request in server.requests_for("chat")]
+    assert all("hunter2" not in str(message) for message in sent[1])
+
+
+def test_a_chat_call_carries_its_own_history(apps, server):
+    history = [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Hello Ada."},
+    ]
+    client = Client(apps["chatbot"], verbose=False)
+    reply = client.predict("What is my name?", history=history, api_name="/chat")
+    assert reply == "You said: What is my name? (turn 2)"
+    # Another call of the same client starts afresh: nothing is kept on the server between calls.
+    assert client.predict("Again", api_name="/chat") == "You said: Again (turn 1)"
+    assert [m["content"] for m in server.requests_for("chat")[0].json["messages"][1:]] == [
+        "My name is Ada.",
+        "Hello Ada.",
+        "What is my name?",
+    ]
+
+
+# 5. and 7. Messages a visitor reads hold no raw exception text and no private address.
+
+
+def test_malformed_calls_show_no_raw_exception_text(apps):
+    for name, api_name, data in [
+        ("summarize", "summarize", [{"not": "text"}, "x", None]),
+        ("imagegen", "generate", ["a cat", None, "many", 7.0]),
+        ("chatbot", "choose_model", [["a", "list"]]),
+        ("ner", "entities", [None]),
+    ]:
+        result = call_api(apps[name], api_name, data)
+        assert result.failed
+        assert not any(words in result.raw for words in RAW_EXCEPTION_TEXT), (name, api_name, result.raw)
+
+
+def test_backend_failures_name_the_task_but_not_the_endpoint_host(apps, server, caplog):
+    server.inject("server_error", "summarize", times=4)
+    caplog.set_level(logging.WARNING, logger="common")
+    with pytest.raises(AppError) as raised:
+        Client(apps["summarize"], verbose=False).predict("The tower is tall.", api_name="/summarize")
+    message = str(raised.value)
+    assert "summarization" in message and "try again" in message
+    assert "127.0.0.1" not in message and server.url not in message
+    assert server.url in caplog.text  # the operator's log keeps the address
+
+
+# 8. Files the apps keep are deleted after a day.
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_app_deletes_cached_files_older_than_a_day_every_hour(settings, name):
+    assert load_app(name).build_demo(settings).delete_cache == (3600, 86400)
+
+
+def test_no_response_of_an_image_app_returns_a_server_picture(apps, server_files):
+    """The telephone game once handed back a byte-identical copy of a PNG named by path."""
+    original = server_files["picture"].read_bytes()
+    result = call_api(apps["game"], "telephone", [{"path": str(server_files["picture"])}, 1])
+    for url in re.findall(r"gradio_api/file=[^\"'\s]+", result.raw):
+        served = httpx.get(f"{apps['game'].rstrip('/')}/{url}", timeout=10).content
+        assert served != original
+        assert Image.open(io.BytesIO(served)).size != (24, 16)
