@@ -130,6 +130,32 @@ def open_app(page: Page, name: str, title: str) -> None:
     expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=PAGE_LOAD_TIMEOUT)
 
 
+def open_accordion(page: Page, name: str, *controls: Locator) -> None:
+    """Open the accordion `name` and return once its `controls` are drawn and keep what is typed.
+
+    Gradio 6 draws the components of an accordion that starts closed only when it first opens, then
+    two animation frames later sets them to their initial values again: whatever was typed in between
+    is lost (a batch ordered at 128×128 came out 512×128). A person never types that fast.
+    """
+    page.get_by_role("button", name=name).click()
+    for control in controls:
+        expect(control).to_be_visible()
+    # One frame more than Gradio waits, counted from when every control is on the page.
+    wait_for_frames(page, 3)
+
+
+def wait_for_frames(page: Page, count: int) -> None:
+    """Return once the page has drawn `count` more animation frames; a page that draws none fails."""
+    page.evaluate(
+        """([count, timeout]) => new Promise((resolve, reject) => {
+            setTimeout(() => reject(new Error(`the page drew no frame in ${timeout} ms`)), timeout);
+            const frame = (left) => (left ? requestAnimationFrame(() => frame(left - 1)) : resolve());
+            frame(count);
+        })""",
+        [count, ACTION_TIMEOUT],
+    )
+
+
 def image_in(page: Page, label: str) -> Locator:
     """The image shown in the image component labelled `label` (Gradio's images carry no alt text)."""
     block_label = page.get_by_test_id("block-label").filter(has_text=label)
@@ -255,9 +281,15 @@ def test_chatbot_streams_each_reply_and_keeps_the_conversation(page: Page, serve
 def test_imagegen_paints_an_image_of_the_chosen_size(page: Page, server: InferenceTestServer):
     open_app(page, "imagegen", "Image generation")
 
-    page.get_by_role("button", name="Advanced options").click()
-    for setting in ("Inference steps", "Guidance scale", "Width", "Height"):
-        expect(page.get_by_role("slider", name=f"range slider for {setting}")).to_be_visible()
+    open_accordion(
+        page,
+        "Advanced options",
+        *(
+            page.get_by_role("slider", name=f"range slider for {setting}")
+            for setting in ("Inference steps", "Guidance scale", "Width", "Height")
+        ),
+        page.get_by_role("spinbutton", name="Seed", exact=True),
+    )
     for setting, value in (("Width", "256"), ("Height", "192")):
         page.get_by_role("spinbutton", name=f"number input for {setting}").fill(value)
         page.get_by_role("spinbutton", name=f"number input for {setting}").press("Enter")

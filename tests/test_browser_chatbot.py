@@ -29,6 +29,7 @@ from tests.test_browser import (
     TOKEN,
     VIEWPORT,
     browser,
+    open_accordion,
     page,
     refuse_off_machine,
     screenshot,
@@ -164,8 +165,8 @@ def test_the_visitor_is_told_when_old_turns_are_left_out(page: Page, server: Inf
     chat = Chat(page)
     page.get_by_role("combobox", name="Model").click()
     page.get_by_role("option", name=OTHER_MODEL).click()
-    page.get_by_role("button", name="Advanced options").click()
     max_tokens = page.get_by_role("spinbutton", name="number input for Max new tokens")
+    open_accordion(page, "Advanced options", max_tokens)
     max_tokens.fill("4096")
     max_tokens.press("Enter")
 

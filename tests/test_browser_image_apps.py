@@ -20,6 +20,7 @@ from tests.test_browser import (  # noqa: F401
     browser,
     expect_image_of_size,
     image_in,
+    open_accordion,
     open_app,
     page,
     screenshot,
@@ -56,12 +57,15 @@ def test_imagegen_shows_a_batch_remembers_it_and_reuses_its_settings(page: Page,
 
     page.get_by_label("Your prompt").fill(PROMPT)
     set_number(page, "Number of images", 2)
-    page.get_by_role("button", name="Advanced options").click()
+    seed = page.get_by_role("spinbutton", name="Seed", exact=True)
+    sizes = [page.get_by_role("slider", name=f"range slider for {side}") for side in ("Width", "Height")]
+    open_accordion(page, "Advanced options", page.get_by_label("Negative prompt"), *sizes, seed)
     set_number(page, "Width", 128)
     set_number(page, "Height", 128)
     page.get_by_label("Negative prompt").fill("fog")
-    seed = page.get_by_role("spinbutton", name="Seed", exact=True)
     seed.fill("42")
+    for slider in sizes:
+        expect(slider).to_have_value("128")
     page.get_by_role("button", name="Generate", exact=True).click()
 
     results = gallery(page, "Results")
