@@ -101,7 +101,10 @@ def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     if not server.started:
-        raise SystemExit(f"The server did not start on {host}:{port}.")
+        raise SystemExit(
+            f"The server did not start on {host}:{port}. If another program uses port {port}, choose "
+            "another with --port or GRADIO_SERVER_PORT."
+        )
     print(f"Serving six apps on http://{host}:{port}/")
     if share and (url := open_share_link(port)):
         print(f"Public link (expires with this process): {url}")

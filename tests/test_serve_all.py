@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from types import ModuleType
 
 import pytest
@@ -40,3 +41,19 @@ def test_each_app_is_served_under_its_own_path(index: TestClient):
 def test_without_internet_a_share_link_is_refused_with_a_note(serve: ModuleType, capsys):
     assert serve.open_share_link(unused_port()) is None
     assert "No share link" in capsys.readouterr().out
+
+
+# uvicorn ends its own thread with sys.exit(1) when it cannot bind, after logging the OSError.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_busy_port_is_named_with_how_to_choose_another(serve: ModuleType, index: TestClient):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            serve.serve(index.app, "127.0.0.1", port, share=False)
+
+    assert str(stopped.value) == (
+        f"The server did not start on 127.0.0.1:{port}. If another program uses port {port}, choose "
+        "another with --port or GRADIO_SERVER_PORT."
+    )
