@@ -30,7 +30,7 @@ from gradio import networking  # noqa: E402
 
 from common.i18n import preferred_language, text  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
-from common.ui import mount  # noqa: E402
+from common.ui import mount, set_local_url  # noqa: E402
 
 # Each app and the tasks it runs (for the index page's column of where models run).
 APPS: dict[str, tuple[Task, ...]] = {
@@ -42,6 +42,8 @@ APPS: dict[str, tuple[Task, ...]] = {
     "chatbot": ("chat",),
 }
 STARTUP_TIMEOUT = 30.0
+# The address to call this machine's server at, for a server that listens on every address.
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}
 
 
 def load_app_module(name: str) -> ModuleType:
@@ -78,9 +80,17 @@ def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
     def index(request: Request) -> str:
         return index_page(settings, preferred_language(request.headers.get("accept-language", "")))
 
+    app.state.demos = {}
     for name in APPS:
-        mount(app, load_app_module(name).build_demo(settings), f"/{name}", mcp_server)
+        app.state.demos[name] = demo = load_app_module(name).build_demo(settings)
+        mount(app, demo, f"/{name}", mcp_server)
     return app
+
+
+def set_local_urls(app: FastAPI, base_url: str) -> None:
+    """Give every mounted app its own address under `base_url` (where the server listens)."""
+    for name, demo in app.state.demos.items():
+        set_local_url(demo, f"{base_url.rstrip('/')}/{name}/")
 
 
 def open_share_link(port: int) -> str | None:
@@ -105,6 +115,8 @@ def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
             f"The server did not start on {host}:{port}. If another program uses port {port}, choose "
             "another with --port or GRADIO_SERVER_PORT."
         )
+    # The apps call themselves (MCP) on this machine, whatever address the server is reached at.
+    set_local_urls(app, f"http://{LOOPBACK.get(host, host)}:{port}")
     print(f"Serving six apps on http://{host}:{port}/")
     if share and (url := open_share_link(port)):
         print(f"Public link (expires with this process): {url}")

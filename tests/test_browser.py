@@ -83,7 +83,9 @@ SERVE_ALL = load_serve_all()
 def apps_url(inference_server: InferenceTestServer) -> Iterator[str]:
     """Serve-all's app on a free local port, every task of every app sent to the test inference server."""
     settings = settings_from({**inference_server.env(), "HF_TOKEN": TOKEN})
-    with serving(SERVE_ALL.build_app(settings)) as url:
+    app = SERVE_ALL.build_app(settings)
+    with serving(app) as url:
+        SERVE_ALL.set_local_urls(app, url)
         yield url
 
 

@@ -14,8 +14,10 @@ import io
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,14 @@ from PIL import Image
 
 from common.settings import Settings
 from common.ui import served_options
-from tests.harness import SPACES, load_app, load_serve_all, serving, settings_from
+from tests.harness import ROOT, SPACES, load_app, load_serve_all, serving, settings_from
 from tests.inference_server import InferenceTestServer
 from tests.raw_api import Result, app_config, call_api, file_payload, join_queue
 
 TOKEN = "hf_security_probe_token_0123456789"
 SECRET = "SECRET-of-the-server-5f2c"
 PASSWD_LINE = re.compile(r"root:[^:\n]*:0:0:")
+PROJECT_LINE = 'name = "gradio-genai-spaces"'  # pyproject.toml, in the directory the apps run from
 NOT_UPLOADED = "was not uploaded"
 RAW_EXCEPTION_TEXT = ("Original error", "Traceback", "object at 0x", "Errno", "TypeError", "KeyError")
 IMAGE_EVENTS = {"caption": ["caption"], "game": ["caption", "caption_and_generate", "telephone"]}
@@ -80,7 +83,10 @@ def single_apps(settings: Settings) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def serve_all(settings: Settings) -> Iterator[dict[str, str]]:
     """All six apps mounted by serve.py, as `serve.py --share` and `dev.py run` serve them."""
-    with serving(load_serve_all().build_app(settings, mcp_server=True)) as url:
+    serve = load_serve_all()
+    app = serve.build_app(settings, mcp_server=True)
+    with serving(app) as url:
+        serve.set_local_urls(app, url)
         yield {name: f"{url}/{name}/" for name in SPACES}
 
 
@@ -100,6 +106,8 @@ def leaks(text: str) -> list[str]:
         found.append("/etc/passwd")
     if "PATH=" in text and "HOME=" in text:
         found.append("the process environment")
+    if PROJECT_LINE in text:
+        found.append("a file of the working directory")
     return found
 
 
@@ -113,18 +121,27 @@ def fetched_files(base_url: str, result: Result) -> str:
 
 
 def hostile_value(component: dict[str, Any], path: str) -> Any:
-    """What an attacker puts where a component's value goes: the server path dressed as an upload."""
+    """What an attacker puts where a component's value goes: the server path dressed as an upload, in
+    a chat history, or in the saved conversations a page keeps in the browser."""
     if component.get("type") == "chatbot":
         return [{"role": "user", "content": [{"type": "file", "file": file_payload(path)}]}]
+    if component.get("type") == "dataset":  # the index of a saved conversation or an example
+        return 0
+    if component.get("type") == "browserstate":
+        return [
+            [{"role": "user", "content": [{"file": {"path": path}, "alt_text": None}]}],
+            [{"role": "user", "content": {"path": path}}],
+        ]
     return file_payload(path)
 
 
 # 1. No event of any app hands out a server file.
 
 
-@pytest.mark.parametrize("target", ["/proc/self/environ", "/etc/passwd", "secret"])
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/etc/passwd", "secret", "pyproject.toml"])
 def test_no_event_of_any_app_serves_a_server_file(apps, server_files, target):
-    path = str(server_files["secret"]) if target == "secret" else target
+    paths = {"secret": str(server_files["secret"]), "pyproject.toml": str(ROOT / "pyproject.toml")}
+    path = paths.get(target, target)
     probed = 0
     for name, base_url in apps.items():
         config = app_config(base_url)
@@ -303,6 +320,136 @@ def test_backend_failures_name_the_task_but_not_the_endpoint_host(apps, server, 
     assert "summarization" in message and "try again" in message
     assert "127.0.0.1" not in message and server.url not in message
     assert server.url in caplog.text  # the operator's log keeps the address
+
+
+@contextmanager
+def listener() -> Iterator[tuple[str, list[bytes]]]:
+    """A TCP listener on this machine standing in for a host the caller controls; yields its address and
+    what reached it."""
+    received: list[bytes] = []
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = sock.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(1)
+                try:
+                    received.append(connection.recv(65536))
+                except OSError:
+                    received.append(b"")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}", received
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close()
+
+
+async def mcp_call_with_headers(
+    url: str, headers: dict[str, str], tool: str, arguments: dict[str, Any]
+) -> Any:
+    async with (
+        httpx.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await session.call_tool(tool, arguments)
+
+
+def test_an_mcp_caller_cannot_point_the_apps_at_another_host(apps, server):
+    """Gradio's MCP server calls the app's own API; a mounted app once took that address from the first
+    MCP request's Host header, and sent the server's token there."""
+    with listener() as (address, received):
+        result = asyncio.run(
+            mcp_call_with_headers(
+                f"{apps['ner'].rstrip('/')}/gradio_api/mcp/",
+                {"X-Forwarded-Host": address, "X-Forwarded-Proto": "http"},
+                "entities",
+                {"text": "Andrew lives in Paris", "threshold": 0.0},
+            )
+        )
+    assert not result.isError, result.content
+    assert "Andrew" in result.content[0].text
+    assert received == []
+
+
+def test_no_input_makes_the_server_fetch_a_url(apps):
+    with listener() as (address, received):
+        url = f"http://{address}/picture.png"
+        calls = [
+            (apps["caption"], "caption", [file_payload(url)]),
+            (apps["game"], "telephone", [file_payload(url), 1]),
+        ]
+        for base_url, api_name, data in calls:
+            result = call_api(base_url, api_name, data)
+            assert "does not fetch files from URLs" in result.message, result.raw
+        config = app_config(apps["chatbot"])
+        fn_index = next(
+            index
+            for index, dependency in enumerate(config["dependencies"])
+            if dependency.get("api_name") == "_pop_last_user_message_1"
+        )
+        history = [
+            {"role": "assistant", "content": [{"type": "file", "file": file_payload(url)}]},
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        ]
+        result = join_queue(apps["chatbot"], fn_index, [history])
+        assert "does not fetch files from URLs" in result.message, result.raw
+    assert received == []
+
+
+def open_descriptors_on(folder: Path) -> int:
+    """How many of this process's file descriptors are open on `folder` (the apps run in-process)."""
+    count = 0
+    for entry in Path("/proc/self/fd").iterdir():
+        try:
+            count += os.readlink(entry) == str(folder)
+        except OSError:
+            continue
+    return count
+
+
+def test_naming_a_folder_as_the_image_leaves_nothing_open(apps):
+    folder = Path(os.path.realpath(get_upload_folder()))
+    before = open_descriptors_on(folder)
+    for _ in range(10):
+        result = call_api(apps["caption"], "caption", [{"path": str(folder)}])
+        assert NOT_UPLOADED in result.message
+    assert open_descriptors_on(folder) == before
+
+
+def test_a_chat_history_too_large_to_count_quickly_is_refused(apps, server):
+    history = [{"role": "user", "content": "x" * 20_000}, {"role": "assistant", "content": "y" * 20_000}] * 26
+    result = call_api(apps["chatbot"], "chat", ["hi", "", 0.7, 64, history, None])
+    assert result.message == "history holds 1,040,000 characters; at most 1,000,000 are taken."
+    assert server.requests_for("chat") == []
+
+
+def test_odd_history_values_are_read_or_left_out_never_a_crash(apps, server):
+    history = [
+        {"role": "user", "content": "first", "metadata": "not a mapping"},
+        {"role": "assistant", "content": [[["nested"]], {"type": "text", "text": "kept"}]},
+        {"role": "system", "content": "a caller may not add system messages this way"},
+    ]
+    result = call_api(apps["chatbot"], "chat", ["second", "", 0.7, 64, history, None])
+    assert result.output == ["You said: second (turn 2)"], result.raw
+    assert server.requests_for("chat")[-1].json["messages"] == [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "kept"},
+        {"role": "user", "content": "second"},
+    ]
 
 
 # 8. Files the apps keep are deleted after a day.

@@ -14,8 +14,10 @@ from typing import Any, TypedDict
 
 from common.errors import user_error
 
-# Longer histories are trimmed to the model's window anyway; this only bounds the work of trimming.
+# Longer histories are trimmed to the model's window anyway; these bound the work of trimming, which
+# runs on the event loop (a million characters is about 0.1 s of counting, far over any window).
 MAX_HISTORY_MESSAGES = 1000
+MAX_HISTORY_CHARS = 1_000_000
 
 
 class Message(TypedDict):
@@ -24,13 +26,21 @@ class Message(TypedDict):
 
 
 def message_text(content: Any) -> str:
-    """The text of one message's content: a string, a `{"type": "text"}` part, or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        return str(content.get("text") or "") if content.get("type", "text") == "text" else ""
-    if isinstance(content, Iterable):
-        return "".join(message_text(part) for part in content)
+    """The text of one message's content: a string, a `{"type": "text"}` part, or a list of those.
+
+    Parts are not nested in any chat format, so a list inside a list is not looked into: a caller's
+    deeply nested value costs nothing.
+    """
+    if isinstance(content, list):
+        return "".join(_part_text(part) for part in content)
+    return _part_text(content)
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+        return part["text"]
     return ""
 
 
@@ -42,6 +52,9 @@ def check_history(history: object) -> list[dict[str, Any]]:
         raise user_error("input_not_history", kind=type(history).__name__)
     if len(history) > MAX_HISTORY_MESSAGES:
         raise user_error("input_history_too_long", length=len(history), limit=MAX_HISTORY_MESSAGES)
+    characters = sum(len(message_text(item.get("content"))) for item in history)
+    if characters > MAX_HISTORY_CHARS:
+        raise user_error("input_history_too_many_chars", length=characters, limit=MAX_HISTORY_CHARS)
     return history
 
 
@@ -57,7 +70,8 @@ def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Messa
         role = item.get("role")
         if role not in ("user", "assistant"):
             continue
-        if (item.get("metadata") or {}).get("title"):
+        metadata = item.get("metadata")
+        if isinstance(metadata, Mapping) and metadata.get("title"):
             continue
         text = message_text(item.get("content")).strip()
         if text:

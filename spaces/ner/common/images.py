@@ -67,7 +67,10 @@ async def read_upload(upload: Upload) -> EncodedImage:
         raise user_error("image_missing")
     if not isinstance(location, (str, Path)):
         raise user_error("image_not_uploaded")
-    path = Path(os.path.realpath(location))
+    try:
+        path = Path(os.path.realpath(location))
+    except ValueError as error:  # a NUL byte in the path
+        raise user_error("image_not_uploaded") from error
     if not path.is_relative_to(os.path.realpath(get_upload_folder())):
         raise user_error("image_not_uploaded")
     return await asyncio.to_thread(read_image_file, path)
@@ -81,19 +84,20 @@ def read_image_file(path: Path) -> EncodedImage:
     """
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
         raise user_error("image_not_uploaded") from error
-    with os.fdopen(descriptor, "rb") as file:
-        status = os.fstat(file.fileno())
+    try:
+        status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise user_error("image_not_uploaded")
         if status.st_size > MAX_IMAGE_BYTES:
-            raise user_error(
-                "image_too_heavy", megabytes=status.st_size / 2**20, limit=MAX_IMAGE_BYTES // 2**20
-            )
-        data = file.read(MAX_IMAGE_BYTES + 1)
+            raise _too_heavy(status.st_size)
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > MAX_IMAGE_BYTES:  # it grew after the check
-        raise user_error("image_too_heavy", megabytes=len(data) / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
+        raise _too_heavy(len(data))
     _check_header(data)
     return EncodedImage(path, data)
 
@@ -111,6 +115,10 @@ def _check_header(data: bytes) -> None:
         raise user_error("image_unreadable") from None
     if width * height > MAX_IMAGE_PIXELS:
         raise _too_large(text("image_pixels", width=width, height=height))
+
+
+def _too_heavy(size: int) -> Exception:
+    return user_error("image_too_heavy", megabytes=size / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
 
 
 def _too_large(size: str) -> Exception:

@@ -114,6 +114,17 @@ def mount(app: FastAPI, demo: gr.Blocks, path: str, mcp_server: bool = True) -> 
     demo.has_launched = True
 
 
+def set_local_url(demo: gr.Blocks, url: str) -> None:
+    """Tell a mounted demo the address it is served at, once the server listens, as `launch()` does.
+
+    Gradio's MCP server calls the demo's own API over HTTP. Without a local URL it takes the address
+    from the first MCP request's Host header, so that caller could point it (and the token
+    gradio_client sends from HF_TOKEN) at a server of their choosing, for every later tool call.
+    """
+    if demo.mcp_server_obj is not None:
+        demo.mcp_server_obj._local_url = url
+
+
 def _paths_from_environment(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
