@@ -42,8 +42,6 @@ APPS: dict[str, tuple[Task, ...]] = {
     "chatbot": ("chat",),
 }
 STARTUP_TIMEOUT = 30.0
-# The address to call this machine's server at, for a server that listens on every address.
-LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}
 
 
 def load_app_module(name: str) -> ModuleType:
@@ -87,6 +85,15 @@ def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
     return app
 
 
+def loopback_address(host: str) -> str:
+    """Where this machine reaches a server listening on `host`, as a URL's host part."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def set_local_urls(app: FastAPI, base_url: str) -> None:
     """Give every mounted app its own address under `base_url` (where the server listens)."""
     for name, demo in app.state.demos.items():
@@ -104,6 +111,9 @@ def open_share_link(port: int) -> str | None:
 
 def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
     """Run the server until interrupted; the share tunnel opens once the server accepts connections."""
+    # The apps call themselves (MCP) on this machine, whatever address the server is reached at; set
+    # before the first request, so no caller's Host header is ever taken for it.
+    set_local_urls(app, f"http://{loopback_address(host)}:{port}")
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -115,8 +125,6 @@ def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
             f"The server did not start on {host}:{port}. If another program uses port {port}, choose "
             "another with --port or GRADIO_SERVER_PORT."
         )
-    # The apps call themselves (MCP) on this machine, whatever address the server is reached at.
-    set_local_urls(app, f"http://{LOOPBACK.get(host, host)}:{port}")
     print(f"Serving six apps on http://{host}:{port}/")
     if share and (url := open_share_link(port)):
         print(f"Public link (expires with this process): {url}")

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import safehttpx
 from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -385,28 +386,63 @@ def test_an_mcp_caller_cannot_point_the_apps_at_another_host(apps, server):
     assert received == []
 
 
-def test_no_input_makes_the_server_fetch_a_url(apps):
+PUBLIC_HOST = "public.example"
+
+
+@pytest.fixture
+def public_host(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A host name Gradio takes for a public address (it refuses to fetch from private ones), that
+    reaches a listener on this machine: what a caller's own server on the internet would be."""
+    resolve = safehttpx.async_validate_url
+
+    async def validate(hostname: str) -> str:
+        return "127.0.0.1" if hostname == PUBLIC_HOST else await resolve(hostname)
+
+    monkeypatch.setattr(safehttpx, "async_validate_url", validate)
+    return PUBLIC_HOST
+
+
+def test_no_event_of_any_app_fetches_a_url(apps, public_host):
     with listener() as (address, received):
-        url = f"http://{address}/picture.png"
-        calls = [
+        url = f"http://{public_host}:{address.split(':')[1]}/latest/meta-data/iam"
+        for name, base_url in apps.items():
+            config = app_config(base_url)
+            components = {component["id"]: component for component in config["components"]}
+            for fn_index, dependency in enumerate(config["dependencies"]):
+                join_queue(
+                    base_url, fn_index, [hostile_value(components[b], url) for b in dependency["inputs"]]
+                )
+                assert received == [], f"{name} fn {fn_index} ({dependency.get('api_name')}) fetched the URL"
+
+
+def test_a_url_for_an_image_gets_a_message_that_says_what_to_send(apps, public_host):
+    with listener() as (address, received):
+        url = f"http://{public_host}:{address.split(':')[1]}/picture.png"
+        for base_url, api_name, data in [
             (apps["caption"], "caption", [file_payload(url)]),
             (apps["game"], "telephone", [file_payload(url), 1]),
-        ]
-        for base_url, api_name, data in calls:
-            result = call_api(base_url, api_name, data)
-            assert "does not fetch files from URLs" in result.message, result.raw
-        config = app_config(apps["chatbot"])
-        fn_index = next(
-            index
-            for index, dependency in enumerate(config["dependencies"])
-            if dependency.get("api_name") == "_pop_last_user_message_1"
-        )
+        ]:
+            assert "does not fetch files from URLs" in call_api(base_url, api_name, data).message
+    assert received == []
+
+
+def test_a_component_an_event_returns_keeps_the_protection(apps, public_host):
+    """Loading a saved conversation returns a new chatbot, which Gradio keeps for the session in place
+    of the app's; the next event of that session must still refuse what the first one would."""
+    config = app_config(apps["chatbot"])
+    index = {dependency.get("api_name"): n for n, dependency in enumerate(config["dependencies"])}
+    session = "one-visitor-session"
+    join_queue(
+        apps["chatbot"], index["_load_conversation"], [0, [[{"role": "user", "content": "hi"}]]], session
+    )
+    with listener() as (address, received):
+        url = f"http://{public_host}:{address.split(':')[1]}/latest/meta-data/iam"
         history = [
             {"role": "assistant", "content": [{"type": "file", "file": file_payload(url)}]},
             {"role": "user", "content": [{"type": "text", "text": "hi"}]},
         ]
-        result = join_queue(apps["chatbot"], fn_index, [history])
-        assert "does not fetch files from URLs" in result.message, result.raw
+        result = join_queue(apps["chatbot"], index["_pop_last_user_message_1"], [history], session)
+    assert "does not fetch files from URLs" in result.message, result.raw
     assert received == []
 
 

@@ -2,7 +2,6 @@
 
 import gradio as gr
 
-from common.components import held_files_only
 from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
@@ -22,7 +21,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                image = held_files_only(gr.Image(label=ui("caption_image"), type="filepath"))
+                image = gr.Image(label=ui("caption_image"), type="filepath")
                 caption_button = gr.Button(ui("caption_button"), variant="primary")
             caption = gr.Textbox(label=ui("caption_output"))
         gr.Examples(EXAMPLES, inputs=image)

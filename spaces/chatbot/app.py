@@ -2,7 +2,6 @@
 
 import gradio as gr
 
-from common.components import held_files_only
 from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
@@ -31,13 +30,11 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         # stateless /chat below instead, so no two callers (MCP clients share a session) ever share one.
         api_name="page_chat",
         api_visibility="private",
-        chatbot=held_files_only(
-            gr.Chatbot(
-                label=ui("chatbot_conversation"),
-                placeholder=ui("chatbot_empty"),
-                buttons=["copy", "copy_all"],
-                scale=1,
-            )
+        chatbot=gr.Chatbot(
+            label=ui("chatbot_conversation"),
+            placeholder=ui("chatbot_empty"),
+            buttons=["copy", "copy_all"],
+            scale=1,
         ),
         textbox=message,
         additional_inputs=[

@@ -3,7 +3,6 @@ telephone, passing the picture along for several rounds."""
 
 import gradio as gr
 
-from common.components import held_files_only
 from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
@@ -24,7 +23,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                image_upload = held_files_only(gr.Image(label=ui("game_image"), type="filepath"))
+                image_upload = gr.Image(label=ui("game_image"), type="filepath")
                 with gr.Row():
                     caption_button = gr.Button(ui("game_caption_button"))
                     all_button = gr.Button(ui("game_both_button"), variant="primary")
@@ -32,15 +31,13 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             with gr.Column():
                 caption = gr.Textbox(label=ui("game_caption"), info=ui("game_caption_info"))
                 image_button = gr.Button(ui("game_image_button"))
-                image_output = held_files_only(gr.Image(label=ui("game_image_output"), format="png"))
+                image_output = gr.Image(label=ui("game_image_output"), format="png")
         gr.Markdown(ui("game_telephone_title"))
         gr.Markdown(ui("game_telephone_description"))
         with gr.Row():
             rounds = slider(ui("game_rounds"), ROUNDS, info=ui("game_rounds_info"))
             play_button = gr.Button(ui("game_play"), variant="primary")
-        timeline = held_files_only(
-            gr.Gallery(label=ui("game_timeline"), columns=int(ROUNDS.maximum) + 1, height="auto")
-        )
+        timeline = gr.Gallery(label=ui("game_timeline"), columns=int(ROUNDS.maximum) + 1, height="auto")
         verdict = gr.Markdown(padding=True)
         # Only scripts read the score as a number; the page shows it in the verdict.
         similarity = gr.Number(label=ui("game_similarity"), precision=1, visible=False)

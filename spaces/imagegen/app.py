@@ -2,7 +2,6 @@
 
 import gradio as gr
 
-from common.components import held_files_only
 from common.examples import text_examples
 from common.i18n import ui
 from common.image_history import pick, reuse, show_history
@@ -49,14 +48,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     scale=4,
                 )
                 randomize = gr.Button(ui("imagegen_random_seed"), size="sm", scale=1)
-        results = held_files_only(
-            gr.Gallery(
-                label=ui("imagegen_results"),
-                columns=2,
-                fit_columns=False,
-                object_fit="contain",
-                height="auto",
-            )
+        results = gr.Gallery(
+            label=ui("imagegen_results"),
+            columns=2,
+            fit_columns=False,
+            object_fit="contain",
+            height="auto",
         )
         with gr.Row():
             used_seed = gr.Textbox(
@@ -69,18 +66,16 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             reuse_seed = gr.Button(ui("imagegen_reuse_seed"), size="sm", scale=1, interactive=False)
         gr.Examples(EXAMPLES, inputs=prompt)
         gr.Markdown(ui("imagegen_history_hint"))
-        history_gallery = held_files_only(
-            gr.Gallery(
-                label=ui("imagegen_history"),
-                columns=6,
-                fit_columns=False,
-                object_fit="contain",
-                height="auto",
-            )
+        history_gallery = gr.Gallery(
+            label=ui("imagegen_history"),
+            columns=6,
+            fit_columns=False,
+            object_fit="contain",
+            height="auto",
         )
         reuse_settings = gr.Button(ui("imagegen_reuse_settings"), interactive=False)
         # Only scripts read these: the image and seed of `/generate`, the seeds of `/generate_images`.
-        image = held_files_only(gr.Image(label=ui("imagegen_result"), format="png", visible=False))
+        image = gr.Image(label=ui("imagegen_result"), format="png", visible=False)
         image_seed = gr.Number(label=ui("imagegen_seed_used"), precision=0, visible=False)
         seeds = gr.JSON(label=ui("imagegen_seeds"), visible=False)
         history = gr.State([])

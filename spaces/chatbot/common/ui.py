@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from gradio.i18n import I18nData
 from gradio.utils import get_space
 
+from common.components import hold_only_received_files
 from common.i18n import i18n
 from common.settings import Settings, Task
 from common.validation import Range
@@ -72,7 +73,9 @@ def slider(label: str | I18nData, allowed: Range, info: str | I18nData | None = 
 
 
 def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
-    """Size the demo's queue for where its tasks run; returns the demo for chaining."""
+    """Size the demo's queue for where its tasks run, and let it hold only files it received (see
+    `common.components`); returns the demo for chaining."""
+    hold_only_received_files()
     remote = all(settings.backend_for(task) == "remote" for task in tasks)
     # The queue runs at most `max_threads` events at once (40 by default), whatever the limits.
     demo.max_threads = max(demo.max_threads, REMOTE_CONCURRENCY)
