@@ -10,6 +10,7 @@ address, and other visitors are still served while it runs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import logging
 import os
@@ -443,6 +444,27 @@ def test_a_component_an_event_returns_keeps_the_protection(apps, public_host):
         ]
         result = join_queue(apps["chatbot"], index["_pop_last_user_message_1"], [history], session)
     assert "does not fetch files from URLs" in result.message, result.raw
+    assert received == []
+
+
+async def mcp_caption(url: str, image: str) -> Any:
+    async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
+        await session.initialize()
+        return await session.call_tool("caption", {"image": image})
+
+
+def test_over_mcp_an_image_comes_as_a_data_url_never_a_url_to_fetch(apps, public_host):
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10), (0, 200, 0)).save(buffer, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    mcp_url = f"{apps['caption'].rstrip('/')}/gradio_api/mcp/"
+
+    captioned = asyncio.run(mcp_caption(mcp_url, data_url))
+    with listener() as (address, received):
+        fetched = asyncio.run(mcp_caption(mcp_url, f"http://{public_host}:{address.split(':')[1]}/x.png"))
+
+    assert not captioned.isError and captioned.content[0].text == "a 20x10 green picture"
+    assert fetched.isError and "does not fetch files from URLs" in fetched.content[0].text
     assert received == []
 
 

@@ -57,3 +57,30 @@ def test_a_busy_port_is_named_with_how_to_choose_another(serve: ModuleType, inde
         f"The server did not start on 127.0.0.1:{port}. If another program uses port {port}, choose "
         "another with --port or GRADIO_SERVER_PORT."
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("0.0.0.0", "127.0.0.1"),
+        ("", "127.0.0.1"),
+        ("::", "[::1]"),
+        ("::1", "[::1]"),
+        ("192.0.2.7", "192.0.2.7"),
+    ],
+)
+def test_the_apps_call_themselves_at_a_loopback_url(serve: ModuleType, host: str, address: str):
+    assert serve.loopback_address(host) == address
+
+
+def test_every_mounted_app_calls_its_own_address_for_mcp(serve: ModuleType, inference_server):
+    app = serve.build_app(settings_from({**inference_server.env(), "HF_TOKEN": "hf_test"}), mcp_server=True)
+    serve.set_local_urls(app, "http://127.0.0.1:7860")
+    assert {name: demo.mcp_server_obj.local_url for name, demo in app.state.demos.items()} == {
+        "summarize": "http://127.0.0.1:7860/summarize/",
+        "ner": "http://127.0.0.1:7860/ner/",
+        "caption": "http://127.0.0.1:7860/caption/",
+        "imagegen": "http://127.0.0.1:7860/imagegen/",
+        "game": "http://127.0.0.1:7860/game/",
+        "chatbot": "http://127.0.0.1:7860/chatbot/",
+    }
