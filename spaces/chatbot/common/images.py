@@ -27,6 +27,7 @@ from gradio.processing_utils import save_bytes_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common.components import held_path
 from common.errors import user_error
 from common.i18n import text
 
@@ -67,11 +68,8 @@ async def read_upload(upload: Upload) -> EncodedImage:
         raise user_error("image_missing")
     if not isinstance(location, (str, Path)):
         raise user_error("image_not_uploaded")
-    try:
-        path = Path(os.path.realpath(location))
-    except ValueError as error:  # a NUL byte in the path
-        raise user_error("image_not_uploaded") from error
-    if not path.is_relative_to(os.path.realpath(get_upload_folder())):
+    path = held_path(location)
+    if path is None:
         raise user_error("image_not_uploaded")
     return await asyncio.to_thread(read_image_file, path)
 

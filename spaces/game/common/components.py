@@ -26,16 +26,19 @@ def refuse_url(url_or_path: str | Path | None) -> None:
         raise user_error("file_url_refused")
 
 
+def held_path(location: str | Path) -> Path | None:
+    """The real path of `location` if it is inside Gradio's upload folder, else None."""
+    try:
+        path = Path(os.path.realpath(location))
+    except ValueError:  # a NUL byte in the path
+        return None
+    return path if path.is_relative_to(os.path.realpath(get_upload_folder())) else None
+
+
 def check_held_file(url_or_path: str | Path | None) -> None:
     """Refuse a URL, and any path outside Gradio's upload folder."""
     refuse_url(url_or_path)
-    if url_or_path is None:
-        return
-    try:
-        path = Path(os.path.realpath(url_or_path))
-    except ValueError as error:  # a NUL byte in the path
-        raise user_error("file_not_held") from error
-    if not path.is_relative_to(os.path.realpath(get_upload_folder())):
+    if url_or_path is not None and held_path(url_or_path) is None:
         raise user_error("file_not_held")
 
 
