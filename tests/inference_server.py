@@ -56,13 +56,14 @@ Fault = Literal[
     "malformed_json",
     "stream_cut",
     "stream_stall",
+    "stream_end",
 ]
 NerShape = Literal["pieces", "grouped"]
 
 TASKS: tuple[Task, ...] = get_args(Task)
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 # These only make sense once a chat stream has started; other requests ignore them.
-STREAM_FAULTS: frozenset[Fault] = frozenset({"stream_cut", "stream_stall"})
+STREAM_FAULTS: frozenset[Fault] = frozenset({"stream_cut", "stream_stall", "stream_end"})
 
 # The endpoint URL an app is given per task. Chat clients append /v1/chat/completions themselves.
 BASE_PATHS: dict[Task, str] = {
@@ -636,6 +637,8 @@ class InferenceTestServer:
         chunk = {**header, "object": "chat.completion.chunk"}
         for position, token in enumerate(tokens):
             at_fault = fault is not None and position == len(tokens) // 2
+            if at_fault and fault == "stream_end":
+                return  # a clean close: no final chunk, no finish reason, no [DONE]
             if at_fault and (fault == "stream_cut" or not await self._pause(self.hang_seconds)):
                 raise _StreamAborted(fault)
             if position and not await self._pause(self.token_delay):

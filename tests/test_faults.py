@@ -170,6 +170,30 @@ def test_bad_chat_input_is_refused_before_the_backend(chatbot_app, server, args,
     assert server.requests_for("chat") == []
 
 
+def test_a_stream_that_stops_without_finishing_keeps_the_text_and_says_so(chatbot_app, server, caplog):
+    server.inject("stream_end", "chat")
+
+    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
+
+    assert reply[0]["content"] == "You said: tell me a"
+    assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
+    assert reply[1]["content"] == (
+        "The reply from the chat endpoint stopped before it was finished (the stream closed without "
+        "saying the reply was done). Press retry to ask again."
+    )
+    assert "StreamEndedEarlyError: The reply from the chat endpoint stopped" in caplog.text
+
+
+def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_app, server):
+    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 3, api_name="/chat")
+
+    assert reply[0]["content"] == "You said: tell"
+    assert reply[1]["content"] == (
+        "The reply reached its limit of 3 tokens. For a longer reply, raise Max new tokens under "
+        "Advanced options and press retry."
+    )
+
+
 def test_a_file_that_is_not_an_image_is_refused(fault_settings, server, tmp_path):
     fake = tmp_path / "photo.jpg"
     fake.write_bytes(b"this is not an image at all")

@@ -126,7 +126,7 @@ class ChatTask:
                 {"role": "assistant", "content": reply},
                 {
                     "role": "assistant",
-                    "content": text("note_reply_cut", error=error.describe()),
+                    "content": text(error.note_key, error=error.describe()),
                     "metadata": {"title": text("note_reply_cut_title")},
                 },
             ]

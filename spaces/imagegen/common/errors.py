@@ -116,6 +116,27 @@ class StreamInterruptedError(InferenceError):
     """The reply stream ended early; whatever arrived before the cut is kept by the caller."""
 
     key = "error_stream_cut"
+    note_key: ClassVar[str] = "note_reply_cut"
+
+
+class StreamEndedEarlyError(StreamInterruptedError):
+    """The stream closed cleanly but never said the reply was finished (no finish reason)."""
+
+    key = "error_stream_ended"
+
+
+class ReplyAtTokenLimitError(StreamInterruptedError):
+    """The model stopped because the reply reached max_tokens: the text is whole but not finished."""
+
+    key = "error_reply_at_limit"
+    note_key = "note_reply_at_limit"
+
+    def __init__(self, where: str, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+        super().__init__(where)
+
+    def fields(self, language: str | None) -> dict[str, Any]:
+        return {**super().fields(language), "max_tokens": self.max_tokens}
 
 
 class LocalRuntimeError(InferenceError):

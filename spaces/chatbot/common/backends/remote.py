@@ -36,6 +36,8 @@ from common.errors import (
     ModelLoadingError,
     ModelNotFoundError,
     RateLimitError,
+    ReplyAtTokenLimitError,
+    StreamEndedEarlyError,
     StreamInterruptedError,
     UnsupportedModelError,
     notify,
@@ -330,16 +332,28 @@ class RemoteChat(RemoteBackend):
                     max_tokens=max_tokens,
                 ),
             )
+            finish_reason, choices_seen = None, False
             try:
                 async for chunk in stream:
-                    if chunk.choices and chunk.choices[0].delta.content:
+                    if not chunk.choices:
+                        continue
+                    choices_seen = True
+                    if chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
+                    finish_reason = chunk.choices[0].finish_reason or finish_reason
             except LIBRARY_ERRORS as error:
                 failure = self.translate(error)
                 if isinstance(failure, BackendTimeoutError):
                     stalled = phrase("detail_stalled", seconds=self.config.timeout)
                     raise StreamInterruptedError(self.where, stalled) from error
                 raise failure from error
+            # Every OpenAI-compatible server ends a reply with a finish reason; a reply that closes
+            # without one was cut short, however cleanly. (A stream of no reply at all is the task's
+            # to refuse as unreadable.)
+            if choices_seen and finish_reason is None:
+                raise StreamEndedEarlyError(self.where, phrase("detail_no_finish_reason"))
+            if finish_reason == "length":
+                raise ReplyAtTokenLimitError(self.where, max_tokens)
 
 
 def _require_text(value: object, where: str, field: str) -> str:
