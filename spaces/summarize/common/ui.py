@@ -118,7 +118,7 @@ def mount(app: FastAPI, demo: gr.Blocks, path: str, mcp_server: bool = True) -> 
 
 
 def set_local_url(demo: gr.Blocks, url: str) -> None:
-    """Tell a mounted demo the address it is served at, once the server listens, as `launch()` does.
+    """Tell a mounted demo the address it is served at, before it takes requests, as `launch()` does.
 
     Gradio's MCP server calls the demo's own API over HTTP. Without a local URL it takes the address
     from the first MCP request's Host header, so that caller could point it (and the token
