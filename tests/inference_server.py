@@ -54,11 +54,14 @@ Fault = Literal[
     "timeout",
     "malformed_html",
     "malformed_json",
+    "pinned_model",
+    "unknown_model",
+    "invalid_body",
     "stream_cut",
     "stream_stall",
     "stream_end",
 ]
-NerShape = Literal["pieces", "grouped"]
+NerShape = Literal["pieces", "grouped", "misaligned"]
 
 TASKS: tuple[Task, ...] = get_args(Task)
 FAULTS: tuple[Fault, ...] = get_args(Fault)
@@ -102,8 +105,13 @@ DEFAULT_GAZETTEER: dict[str, str] = {
 DEFAULT_IMAGE_SIZE = 512
 IMAGE_SIZE_RANGE = (16, 2048)
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
+# The one model a "pinned_model" fault says the server serves, as `transformers serve MODEL` does.
+PINNED_MODEL = "X"
 
 _WORD_PIECE_LENGTH = 4
+# How many later words a "misaligned" NER reply runs each entity's span over.
+_RUN_ON_WORDS = 2
+_WORD_START = re.compile(r"(?<!\S)\S+")
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 # uvicorn cancels whatever still runs this long after stop(); handlers normally end at once.
@@ -239,6 +247,26 @@ def ner_grouped(text: str, gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER) -> 
     return output
 
 
+def ner_misaligned(text: str, gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER) -> list[dict[str, Any]]:
+    """The grouped output with wrong offsets: each span runs on over the next two words.
+
+    This is the reported fault ("Andrew" with the span of "Andrew, I'm building"); `word` still names
+    the entity alone, so a client that checks offsets against it can recover the right span.
+    """
+    output = []
+    for group in ner_grouped(text, gazetteer):
+        run_on = [word.end() for word in _WORD_START.finditer(text, group["end"])][:_RUN_ON_WORDS]
+        output.append({**group, "end": run_on[-1] if run_on else group["end"]})
+    return output
+
+
+NER_REPLIES: dict[NerShape, Callable[[str, Mapping[str, str]], list[dict[str, Any]]]] = {
+    "pieces": ner_pieces,
+    "grouped": ner_grouped,
+    "misaligned": ner_misaligned,
+}
+
+
 def caption_for(image: Image.Image) -> str:
     """Names the size and the dominant channel of the mean colour ("gray" when none stands out)."""
     means = ImageStat.Stat(image.convert("RGB")).mean
@@ -278,9 +306,9 @@ class InferenceTestServer:
 
     Settings are plain attributes and can change while the server runs: `latency` (seconds before each
     response), `token_delay` (seconds between streamed chat tokens), `hang_seconds` (how long "timeout"
-    and "stream_stall" hang), `estimated_time` (reported by "loading"), `ner_shape` (None picks the shape
-    from the request's `aggregation_strategy`), `gazetteer` (names the NER task recognises) and
-    `required_token` (when set, other Authorization headers get 401).
+    and "stream_stall" hang), `estimated_time` (reported by "loading"), `ner_shape` (a key of
+    `NER_REPLIES`; None picks pieces or grouped from the request's `aggregation_strategy`), `gazetteer`
+    (names the NER task recognises) and `required_token` (when set, other Authorization headers get 401).
     """
 
     def __init__(
@@ -512,7 +540,7 @@ class InferenceTestServer:
             if fault == "timeout":
                 await self._pause(self.hang_seconds)
             elif fault is not None and fault not in STREAM_FAULTS:
-                return self._fault_response(fault)
+                return self._fault_response(fault, recorded)
             try:
                 return await handler(recorded, fault)
             except _BadRequest as error:
@@ -520,7 +548,7 @@ class InferenceTestServer:
 
         return endpoint
 
-    def _fault_response(self, fault: Fault) -> Response:
+    def _fault_response(self, fault: Fault, request: RecordedRequest) -> Response:
         if fault == "loading":
             return _error(503, "Model is currently loading", estimated_time=self.estimated_time)
         if fault == "rate_limit":
@@ -537,6 +565,26 @@ class InferenceTestServer:
             return HTMLResponse(_HTML_PAGE)
         if fault == "malformed_json":
             return JSONResponse({"unexpected": True})
+        if fault == "pinned_model":
+            # FastAPI's HTTPException body, as `transformers serve` answers a request for another model.
+            reason = f"Server is pinned to {PINNED_MODEL!r}; requested {_requested_model(request)!r}."
+            return JSONResponse({"detail": reason}, status_code=400)
+        if fault == "unknown_model":
+            # OpenAI's error object, which vLLM and llama.cpp's server copy.
+            reason = (
+                f"The model `{_requested_model(request)}` does not exist or you do not have access to it."
+            )
+            error = {
+                "message": reason,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+            return JSONResponse({"error": error}, status_code=404)
+        if fault == "invalid_body":
+            # FastAPI's request validation errors.
+            missing = {"type": "missing", "loc": ["body", "messages"], "msg": "Field required", "input": None}
+            return JSONResponse({"detail": [missing]}, status_code=422)
         raise AssertionError(f"{fault!r} is not answered by a whole response")
 
     async def _pause(self, seconds: float) -> bool:
@@ -561,8 +609,7 @@ class InferenceTestServer:
         if shape is None:
             strategy = _parameters(request.json).get("aggregation_strategy", "none")
             shape = "pieces" if strategy == "none" else "grouped"
-        output = ner_pieces if shape == "pieces" else ner_grouped
-        return JSONResponse(output(text, self.gazetteer))
+        return JSONResponse(NER_REPLIES[shape](text, self.gazetteer))
 
     async def _caption(self, request: RecordedRequest, _fault: Fault | None) -> Response:
         # Without parameters InferenceClient sends the raw image; with parameters, base64 inside JSON.
@@ -685,6 +732,11 @@ def _parse_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:  # includes UnicodeDecodeError
         return None
+
+
+def _requested_model(request: RecordedRequest) -> str | None:
+    """The model a request names: chat payloads do, other tasks' payloads name none."""
+    return request.json.get("model") if isinstance(request.json, dict) else None
 
 
 def _text_input(payload: Any) -> str:

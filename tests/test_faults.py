@@ -76,9 +76,22 @@ def test_a_model_that_keeps_loading_ends_in_a_clear_message(summarize_app, serve
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        ("rate_limit", ["rate-limiting", "HTTP 429", "HF_TOKEN"]),
-        ("unauthorized", ["HTTP 401", "HF_TOKEN"]),
-        ("forbidden", ["HTTP 403", "licence"]),
+        (
+            "rate_limit",
+            [
+                "rate-limiting requests (HTTP 429: Rate limit reached. You reached free usage limit "
+                "(reset hourly).)",
+                "HF_TOKEN",
+            ],
+        ),
+        (
+            "unauthorized",
+            ["refused the request (HTTP 401: Invalid credentials in Authorization header).", "HF_TOKEN"],
+        ),
+        (
+            "forbidden",
+            ["(HTTP 403: This token does not have permission to call Inference Providers).", "licence"],
+        ),
         ("bad_gateway", ["failed (HTTP 502)", "try again"]),
         ("malformed_html", ["cannot read"]),
         ("malformed_json", ["cannot read", "wrong shape"]),
@@ -97,6 +110,78 @@ def test_backend_faults_become_messages_that_say_what_to_do(summarize_app, serve
     still_serves(summarize_app)
 
 
+def test_a_server_pinned_to_another_model_says_so_and_names_chat_model(chatbot_app, server):
+    server.inject("pinned_model", "chat")
+
+    message = failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat")
+
+    assert message == (
+        "the chat endpoint rejected the requested model (HTTP 400: Server is pinned to 'X'; requested "
+        "'Qwen/Qwen2.5-7B-Instruct'.). Check CHAT_MODEL: set it to a model the server serves."
+    )
+
+
+def test_a_pinned_server_is_explained_in_chinese_too(chatbot_app, server):
+    server.inject("pinned_model", "chat")
+    chinese = Client(chatbot_app.src, verbose=False, headers={"Accept-Language": "zh-CN"})
+
+    message = failure_message(chinese, "hello", "", 0.7, 64, api_name="/chat")
+
+    assert message == (
+        "the chat endpoint 拒绝了所请求的模型（HTTP 400: Server is pinned to 'X'; requested "
+        "'Qwen/Qwen2.5-7B-Instruct'.）。请检查 CHAT_MODEL：把它设为服务器提供的模型。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            "unknown_model",
+            "the chat endpoint was not found (HTTP 404: The model `Qwen/Qwen2.5-7B-Instruct` does not "
+            "exist or you do not have access to it.). Check CHAT_MODEL: set it to a model the server serves.",
+        ),
+        (
+            "invalid_body",
+            "the chat endpoint rejected the input (HTTP 422: body.messages: Field required). Shorten or "
+            "change the input and try again.",
+        ),
+    ],
+)
+def test_the_servers_own_reason_reaches_the_visitor(chatbot_app, server, fault, expected):
+    server.inject(fault, "chat")
+
+    assert failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat") == expected
+    assert chatbot_app.predict("hello", "", 0.7, 64, api_name="/chat") == "You said: hello (turn 1)"
+
+
+@pytest.mark.parametrize(
+    ("space", "variable", "args", "api_name", "expected"),
+    [
+        (
+            "summarize",
+            "HF_API_SUMMARY_BASE",
+            (TEXT,),
+            "/summarize",
+            "the summarization endpoint was not found (HTTP 404: Not Found). Check HF_API_SUMMARY_BASE: it "
+            "must be the endpoint's full URL.",
+        ),
+        (
+            "chatbot",
+            "HF_API_CHAT_BASE",
+            ("hello", "", 0.7, 64),
+            "/chat",
+            "the chat endpoint was not found (HTTP 404: Not Found). Check HF_API_CHAT_BASE (the endpoint's "
+            "URL) and CHAT_MODEL (the model it serves).",
+        ),
+    ],
+)
+def test_a_wrong_endpoint_path_names_the_variable_to_check(server, space, variable, args, api_name, expected):
+    settings = settings_from({variable: f"{server.url}/no-such-path", "HF_TOKEN": TEST_TOKEN})
+    with running_app(space, settings) as client:
+        assert failure_message(client, *args, api_name=api_name) == expected
+
+
 def test_a_transient_server_error_is_retried_once(summarize_app, server):
     server.inject("server_error", "summarize", times=1)
 
@@ -108,8 +193,9 @@ def test_a_refused_connection_names_the_endpoints_task_and_logs_its_address(capl
     url = f"http://127.0.0.1:{unused_port()}/summarize"
     with running_app("summarize", settings_from({"HF_API_SUMMARY_BASE": url})) as client:
         message = failure_message(client, TEXT, api_name="/summarize")
-    assert message.startswith(
-        "Could not connect to the summarization endpoint (All connection attempts failed)."
+    assert message == (
+        "Could not connect to the summarization endpoint (All connection attempts failed). Check that the "
+        "server is running and that HF_API_SUMMARY_BASE is its URL."
     )
     assert "127.0.0.1" not in message
     assert f"ConnectError at {url}: All connection attempts failed" in caplog.text

@@ -4,7 +4,8 @@ Every test drives the server with the real `InferenceClient` or `AsyncInferenceC
 types asserted below are what app code must handle against the real service:
 
 - an HTTP error status -> `HfHubHTTPError` (400 -> its subclass `BadRequestError`), `.response.status_code`
-  set and `.server_message` taken from the JSON `error` field (None for an HTML body);
+  set and `.server_message` taken from the JSON `error` field (None for an HTML body and for FastAPI's
+  `detail`, the repr of an OpenAI-style `{"error": {"message": ...}}` object);
 - no answer within the client's `timeout` -> `InferenceTimeoutError`, but only while waiting for the
   response headers: a stream that stalls later raises the raw `httpx2.ReadTimeout`;
 - a stream dropped mid-way -> the raw `httpx2.RemoteProtocolError` while iterating;
@@ -497,6 +498,51 @@ def test_http_faults_raise_the_same_from_an_async_stream(
 
     assert caught.value.response.status_code == status
     assert caught.value.server_message == message
+
+
+# Faults answered with other servers' error bodies, which huggingface_hub's server_message misses or garbles
+
+MODEL_FAULTS = [
+    ("pinned_model", 400, {"detail": "Server is pinned to 'X'; requested 'some/model'."}, None),
+    (
+        "unknown_model",
+        404,
+        {
+            "error": {
+                "message": "The model `some/model` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        },
+        "{'message': 'The model `some/model` does not exist or you do not have access to it.', "
+        "'type': 'invalid_request_error', 'param': None, 'code': 'model_not_found'}",
+    ),
+    (
+        "invalid_body",
+        422,
+        {
+            "detail": [
+                {"type": "missing", "loc": ["body", "messages"], "msg": "Field required", "input": None}
+            ]
+        },
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "status", "body", "server_message"), MODEL_FAULTS)
+def test_model_faults_answer_as_transformers_serve_and_openai_do(
+    server: InferenceTestServer, client: MakeClient, fault, status, body, server_message
+) -> None:
+    server.inject(fault, "chat")
+
+    with pytest.raises(HfHubHTTPError) as caught:
+        client("chat").chat_completion(MESSAGES, model="some/model")
+
+    assert caught.value.response.status_code == status
+    assert caught.value.response.json() == body
+    assert caught.value.server_message == server_message
 
 
 def test_loading_reports_the_estimated_time(server: InferenceTestServer, client: MakeClient) -> None:

@@ -128,7 +128,7 @@ def is_clear(message: str, endpoint: str, phrases: Sequence[str]) -> bool:
 # What the summarize app says for each fault once retries cannot help.
 SUMMARIZE_FAULT_MESSAGES = {
     "loading": "is still loading",
-    "rate_limit": "is rate-limiting requests (HTTP 429)",
+    "rate_limit": "is rate-limiting requests (HTTP 429: Rate limit reached.",
     "server_error": "failed (HTTP 500",
     "malformed_json": "sent a reply this app cannot read",
     "timeout": "did not answer within 1 s",

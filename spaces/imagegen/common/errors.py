@@ -39,18 +39,25 @@ Detail = str | Phrase
 
 
 class InferenceError(Exception):
-    """Base of every backend failure. `where` names the backend (never with credentials)."""
+    """Base of every backend failure. `where` names the backend (never with credentials).
+
+    `hint` is the sentence that names the setting an operator should check (`CHAT_MODEL`,
+    `HF_API_CHAT_BASE`): which one depends on the task and on where it runs, so the backend that
+    knows them chooses it, and messages whose advice depends on it end with `{hint}`.
+    """
 
     key: ClassVar[str]
 
-    def __init__(self, where: str, detail: Detail = "") -> None:
+    def __init__(self, where: str, detail: Detail = "", *, hint: Phrase | None = None) -> None:
         self.where = where
         self.detail = detail
+        self.hint = hint
         super().__init__(self.describe(DEFAULT_LANGUAGE))
 
     def fields(self, language: str | None) -> dict[str, Any]:
         detail = self.detail.render(language) if isinstance(self.detail, Phrase) else self.detail
-        return {"where": self.where, "detail": detail}
+        hint = self.hint.render(language) if self.hint else ""
+        return {"where": self.where, "detail": detail, "hint": hint}
 
     def describe(self, language: str | None = None) -> str:
         """The message in `language`, by default the language of the request being served."""
@@ -87,6 +94,13 @@ class UnsupportedModelError(InferenceError):
 
 class InputRejectedError(InferenceError):
     key = "error_input_rejected"
+
+
+class ModelRejectedError(InputRejectedError):
+    """A request refused for the model it names, such as a server started for one model only:
+    the fix is the model setting, not the visitor's input."""
+
+    key = "error_model_rejected"
 
 
 class BackendFailureError(InferenceError):

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -35,6 +36,8 @@ from common.errors import (
     MalformedReplyError,
     ModelLoadingError,
     ModelNotFoundError,
+    ModelRejectedError,
+    Phrase,
     RateLimitError,
     ReplyAtTokenLimitError,
     StreamEndedEarlyError,
@@ -44,7 +47,7 @@ from common.errors import (
     phrase,
 )
 from common.images import EncodedImage
-from common.settings import TaskSettings
+from common.settings import ENDPOINT_VARIABLES, MODEL_VARIABLES, TaskSettings
 
 T = TypeVar("T")
 
@@ -60,6 +63,11 @@ CHARS_PER_TOKEN_ESTIMATE = 3
 REMOTE_SUMMARY_INPUT_TOKENS = 1024
 REMOTE_CONTEXT_WINDOW = 8192
 LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
+# Where servers put the reason for a failure in a JSON body: huggingface_hub's and TGI's `error`,
+# FastAPI's `detail` (transformers serve), vLLM's and OpenAI's `message`.
+REASON_KEYS = ("error", "detail", "message")
+# A server's reason may name an internal address; the operator's log keeps it, visitors do not.
+ADDRESS = re.compile(r"\bhttps?://\S+")
 
 
 # How visitors' messages name a self-hosted endpoint: by its task, never by its address.
@@ -140,20 +148,21 @@ class RemoteBackend:
             try:
                 return await request(client)
             except LIBRARY_ERRORS as error:
-                failure = self.translate(error)
-            delay = retry_delay(failure, attempt)
-            if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
-                raise failure
+                failure = self.translate(error, client.token)
+                delay = retry_delay(failure, attempt)
+                if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
+                    raise failure from error
             if delay:
                 notify("note_retrying", where=self.where, seconds=delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
 
-    def translate(self, error: Exception) -> InferenceError:
+    def translate(self, error: Exception, token: str | None) -> InferenceError:
         """The failure to show a visitor; the operator's log keeps the library's own words and the
-        address they came from (InferenceClient's messages carry no token)."""
-        logger.warning("%s at %s: %s", type(error).__name__, self.config.target, _short(str(error), 500))
-        return translate_error(error, self.where, self.config.timeout)
+        address they came from, without `token`, the one the request carried, should a server echo it."""
+        words = _short(_without_token(str(error), token), 500)
+        logger.warning("%s at %s: %s", type(error).__name__, self.config.target, words)
+        return translate_error(error, self.config, token)
 
 
 def retry_delay(failure: InferenceError, attempt: int) -> float | None:
@@ -172,59 +181,135 @@ def retry_delay(failure: InferenceError, attempt: int) -> float | None:
     return None
 
 
-def translate_error(error: Exception, where: str, timeout: float) -> InferenceError:
-    """The `InferenceError` a person can act on for an exception raised by InferenceClient."""
+def translate_error(error: Exception, config: TaskSettings, token: str | None) -> InferenceError:
+    """The `InferenceError` a person can act on for an exception raised by InferenceClient for the
+    task of `config`, whose settings the hints name; `token` is never repeated."""
+    where = describe_target(config)
     if isinstance(error, HfHubHTTPError):
-        return _from_status(error, where)
+        return _from_status(error, config, token)
     if isinstance(error, (InferenceTimeoutError, httpx2.TimeoutException)):
-        return BackendTimeoutError(where, timeout)
+        return BackendTimeoutError(where, config.timeout)
     if isinstance(error, TextGenerationError):
         return BackendFailureError(where, _short(str(error)))
     if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
         return StreamInterruptedError(where, phrase("detail_connection_closed"))
     if isinstance(error, httpx2.TransportError):
-        return BackendUnreachableError(where, _short(str(error)) or type(error).__name__)
+        detail = _short(str(error)) or type(error).__name__
+        return BackendUnreachableError(where, detail, hint=_unreachable_hint(config))
     if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError, UnidentifiedImageError)):
         return MalformedReplyError(where, phrase("detail_not_json"))
     if isinstance(error, ValueError) and str(error).startswith(("Invalid input data", "Invalid data type")):
         return MalformedReplyError(where, phrase("detail_wrong_shape"))
     if isinstance(error, ValueError):
-        return UnsupportedModelError(where, _short(str(error)))
+        return UnsupportedModelError(where, _short(str(error)), hint=_model_hint(config))
     return BackendFailureError(where, type(error).__name__)
 
 
-def _from_status(error: HfHubHTTPError, where: str) -> InferenceError:
+def _from_status(error: HfHubHTTPError, config: TaskSettings, token: str | None) -> InferenceError:
+    """Every status keeps the server's reason in its detail ("HTTP 404: Model not found")."""
+    where = describe_target(config)
     status = error.response.status_code
-    detail = f"HTTP {status}"
-    server_message = _server_message(error)
-    if status == 503 and "loading" in server_message.lower():
-        return ModelLoadingError(where, _estimated_time(error))
+    body = _json_body(error)
+    reason = _server_message(error, body, token)
+    detail = f"HTTP {status}: {reason}" if reason else f"HTTP {status}"
+    if status == 503 and "loading" in reason.lower():
+        return ModelLoadingError(where, _estimated_time(body))
     if status == 429:
         return RateLimitError(where, detail)
     if status in (401, 403):
         return AuthenticationError(where, detail)
+    # A reason that names the configured model is about the model, not the URL or the visitor's input.
+    names_model = _names(reason, config.model)
     if status == 404:
-        return ModelNotFoundError(where, detail)
+        return ModelNotFoundError(
+            where, detail, hint=_model_hint(config) if names_model else _not_found_hint(config)
+        )
     if status in (400, 413, 422):
-        return InputRejectedError(where, f"{detail}: {server_message}" if server_message else detail)
-    return BackendFailureError(where, f"{detail}: {server_message}" if server_message else detail)
+        if names_model:
+            return ModelRejectedError(where, detail, hint=_model_hint(config))
+        return InputRejectedError(where, detail)
+    return BackendFailureError(where, detail)
 
 
-def _server_message(error: HfHubHTTPError) -> str:
-    """The server's own explanation, if it sent one as JSON; HTML error pages are not repeated."""
-    message = error.server_message or ""
-    if "<html" in message.lower() or "<!doctype" in message.lower():
-        return ""
-    return _short(message)
-
-
-def _estimated_time(error: HfHubHTTPError) -> float | None:
+def _json_body(error: HfHubHTTPError) -> Any:
+    """The error response's JSON, or None when it is not JSON or its body was never read."""
     try:
-        body = error.response.json()
+        return error.response.json()
     except (ValueError, httpx2.ResponseNotRead):
         return None
+
+
+def _server_message(error: HfHubHTTPError, body: Any, token: str | None) -> str:
+    """The server's own reason, short, for a visitor to read.
+
+    huggingface_hub reads only an `error` string or list: FastAPI's `{"detail": ...}` (transformers
+    serve) and OpenAI's `{"error": {"message": ...}}` (vLLM, llama.cpp) are read here; its
+    `server_message` still covers the X-Error-Message header and plain-text bodies. HTML error pages
+    are not repeated, nor addresses, nor the token the request carried.
+    """
+    message = (_reason(body) if isinstance(body, dict) else "") or error.server_message or ""
+    if "<html" in message.lower() or "<!doctype" in message.lower():
+        return ""
+    return _short(ADDRESS.sub("<URL>", _without_token(message, token)))
+
+
+def _reason(value: Any) -> str:
+    """Readable text from a JSON error: a string, a list of reasons, a FastAPI validation error
+    (`{"loc": ["body", "messages"], "msg": "Field required"}`), or an object holding one of these."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "; ".join(reason for reason in map(_reason, value) if reason)
+    if not isinstance(value, dict):
+        return ""
+    if isinstance(value.get("msg"), str):
+        location = value.get("loc")
+        if isinstance(location, list) and location:
+            return f"{'.'.join(map(str, location))}: {value['msg']}"
+        return value["msg"]
+    return next((reason for key in REASON_KEYS if (reason := _reason(value.get(key)))), "")
+
+
+def _names(reason: str, model: str) -> bool:
+    """Whether `reason` names `model` as a whole name: "llama3.2" is not named by "llama3.2-vision"."""
+    return re.search(rf"(?<![\w./-]){re.escape(model)}(?!\.?[\w/-])", reason) is not None
+
+
+def _without_token(text: str, token: str | None) -> str:
+    """A server may echo the Authorization header it refused; the token is the Space's or a visitor's."""
+    return text.replace(token, "***") if token else text
+
+
+def _estimated_time(body: Any) -> float | None:
     value = body.get("estimated_time") if isinstance(body, dict) else None
     return float(value) if isinstance(value, (int, float)) else None
+
+
+def _model_hint(config: TaskSettings) -> Phrase:
+    """Through a provider the model id and the provider choose the model; an endpoint serves the
+    model it was started with."""
+    model = MODEL_VARIABLES[config.task]
+    if config.endpoint_url:
+        return phrase("hint_model", model=model)
+    return phrase("hint_model_and_provider", model=model)
+
+
+def _not_found_hint(config: TaskSettings) -> Phrase:
+    """A 404 that names no model: the URL is wrong, or, for chat (whose payload names the model on
+    an endpoint too), the model is unknown there."""
+    if not config.endpoint_url:
+        return _model_hint(config)
+    endpoint = ENDPOINT_VARIABLES[config.task][0]
+    if config.task == "chat":
+        return phrase("hint_endpoint_and_model", endpoint=endpoint, model=MODEL_VARIABLES["chat"])
+    return phrase("hint_endpoint", endpoint=endpoint)
+
+
+def _unreachable_hint(config: TaskSettings) -> Phrase:
+    """Through a provider there is no URL of ours to check, only the way out to the internet."""
+    if config.endpoint_url:
+        return phrase("hint_server_running", endpoint=ENDPOINT_VARIABLES[config.task][0])
+    return phrase("hint_internet")
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -342,7 +427,7 @@ class RemoteChat(RemoteBackend):
                         yield chunk.choices[0].delta.content
                     finish_reason = chunk.choices[0].finish_reason or finish_reason
             except LIBRARY_ERRORS as error:
-                failure = self.translate(error)
+                failure = self.translate(error, client.token)
                 if isinstance(failure, BackendTimeoutError):
                     stalled = phrase("detail_stalled", seconds=self.config.timeout)
                     raise StreamInterruptedError(self.where, stalled) from error
