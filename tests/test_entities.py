@@ -1,5 +1,7 @@
 """Whole-entity merging over both reply shapes of token classification."""
 
+import logging
+
 import pytest
 
 from common.entities import Entity, highlight, merge_entities
@@ -115,3 +117,108 @@ def test_highlight_is_the_highlightedtext_value():
         "text": TEXT,
         "entities": [{"entity": "LOC", "start": 61, "end": 69}],
     }
+
+
+# The server's offsets are checked against its `word`.
+
+
+def test_an_entity_whose_offsets_overrun_its_word_is_cut_back_to_the_word():
+    reply = [{"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 31}]
+    assert [(e.label, e.text, e.start, e.end) for e in merge_entities(TEXT, reply)] == [
+        ("PER", "Andrew", 11, 17)
+    ]
+
+
+def test_an_entity_whose_word_is_not_in_the_text_is_left_out_with_one_warning(caplog):
+    reply = [
+        {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
+        {"entity_group": "ORG", "score": 0.9, "word": "Google", "start": 32, "end": 38},
+        {"entity_group": "LOC", "score": 0.9, "word": "Paris", "start": 61, "end": 66},
+    ]
+    with caplog.at_level(logging.WARNING, logger="common"):
+        entities = merge_entities(TEXT, reply)
+    assert [(e.label, e.text) for e in entities] == [("PER", "Andrew")]
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("common", "WARNING", "Left out 2 of 3 entities of the NER reply that could not be found in the text")
+    ]
+
+
+def test_a_correct_reply_is_kept_as_given_and_logs_nothing(caplog):
+    at = TEXT.index("DeepLearningAI")
+    reply = [
+        {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
+        piece("B-ORG", TEXT, "Deep", at),
+        piece("I-ORG", TEXT, "##LearningAI", at),
+        {"entity_group": "LOC", "score": 0.98, "word": "new york", "start": 61, "end": 69},
+    ]
+    with caplog.at_level(logging.WARNING, logger="common"):
+        entities = merge_entities(TEXT, reply)
+    assert [(e.label, e.text, e.start, e.end) for e in entities] == [
+        ("PER", "Andrew", 11, 17),
+        ("ORG", "DeepLearningAI", 32, 46),
+        ("LOC", "New York", 61, 69),
+    ]
+    assert caplog.records == []
+
+
+def test_tokenizer_spacing_in_the_word_still_matches_the_text():
+    text = "Jean-Pierre lives in New York"
+    reply = [
+        {"entity_group": "PER", "score": 0.9, "word": "Jean - Pierre", "start": 0, "end": 11},
+        {"entity_group": "LOC", "score": 0.9, "word": "NewYork", "start": 21, "end": 29},
+    ]
+    assert [(e.text, e.start, e.end) for e in merge_entities(text, reply)] == [
+        ("Jean-Pierre", 0, 11),
+        ("New York", 21, 29),
+    ]
+
+
+def test_a_misplaced_word_moves_to_its_nearest_occurrence():
+    text = "Andrew met Andrew"
+    reply = [{"entity_group": "PER", "score": 0.9, "word": "andrew", "start": 13, "end": 17}]
+    assert [(e.text, e.start, e.end) for e in merge_entities(text, reply)] == [("Andrew", 11, 17)]
+
+
+def test_a_misplaced_word_is_looked_for_after_the_previous_entity():
+    text = "Paris, then Lyon, then Paris again"
+    reply = [
+        {"entity_group": "LOC", "score": 0.9, "word": "Paris", "start": 0, "end": 5},
+        {"entity_group": "LOC", "score": 0.9, "word": "Lyon", "start": 12, "end": 16},
+        {"entity_group": "LOC", "score": 0.9, "word": "Paris", "start": 3, "end": 8},
+    ]
+    assert [(e.text, e.start, e.end) for e in merge_entities(text, reply)] == [
+        ("Paris", 0, 5),
+        ("Lyon", 12, 16),
+        ("Paris", 23, 28),
+    ]
+
+
+def test_a_word_found_only_before_the_previous_entity_is_left_out():
+    reply = [
+        {"entity_group": "LOC", "score": 0.9, "word": "New York", "start": 61, "end": 69},
+        {"entity_group": "PER", "score": 0.9, "word": "Andrew", "start": 62, "end": 68},
+    ]
+    assert [(e.label, e.text) for e in merge_entities(TEXT, reply)] == [("LOC", "New York")]
+
+
+def test_word_pieces_with_shifted_offsets_still_make_one_entity():
+    at = TEXT.index("DeepLearningAI")
+    reply = [
+        piece("B-ORG", TEXT, "Deep", at),
+        piece("I-ORG", TEXT, "##Lear", at),
+        piece("I-ORG", TEXT, "##ningAI", at),
+    ]
+    shifted = [{**item, "start": item["start"] + 3, "end": item["end"] + 3} for item in reply]
+    assert [(e.label, e.text, e.start, e.end) for e in merge_entities(TEXT, shifted)] == [
+        ("ORG", "DeepLearningAI", 32, 46)
+    ]
+
+
+def test_an_item_without_a_word_keeps_its_offsets_when_they_are_inside_the_text():
+    reply = [
+        {"entity_group": "PER", "score": 0.9, "start": 11, "end": 17},
+        {"entity_group": "LOC", "score": 0.9, "start": 61, "end": 90},
+    ]
+    assert [(e.label, e.text, e.start, e.end) for e in merge_entities(TEXT, reply)] == [
+        ("PER", "Andrew", 11, 17)
+    ]

@@ -18,7 +18,7 @@ from common.entities import merge_entities
 from common.tasks.ner import ENTITY_COLORS, SCORE_DECIMALS
 from tests.conftest import TEST_TOKEN
 from tests.harness import load_app, running_app, settings_from
-from tests.inference_server import InferenceTestServer, ner_grouped, ner_pieces
+from tests.inference_server import InferenceTestServer, ner_grouped, ner_misaligned, ner_pieces
 
 if TYPE_CHECKING:
     from tests.tiny_models import TinyModels
@@ -98,6 +98,23 @@ def test_the_table_lists_the_highlighted_entities_and_follows_the_threshold(ner_
     assert table["data"] == rows[:1]
     assert labelled(spans) == [("Andrew", "PER")]
     assert len(server.requests_for("ner")) == 1
+
+
+def test_entities_whose_offsets_overrun_their_word_are_cut_back_to_it(ner_app, server):
+    server.ner_shape = "misaligned"
+    server_spans = [TEXT[item["start"] : item["end"]] for item in ner_misaligned(TEXT)]
+    assert server_spans == ["Andrew, I'm building", "DeepLearningAI and I", "New York"]
+
+    entities = ner_app.predict(TEXT, api_name="/entities")
+    spans = ner_app.predict(TEXT, api_name="/ner")
+
+    assert [(e["label"], e["text"], e["start"], e["end"]) for e in entities] == [
+        ("PER", "Andrew", 11, 17),
+        ("ORG", "DeepLearningAI", 32, 46),
+        ("LOC", "New York", 61, 69),
+    ]
+    assert labelled(spans) == [("Andrew", "PER"), ("DeepLearningAI", "ORG"), ("New York", "LOC")]
+    assert "".join(span["token"] for span in spans) == TEXT
 
 
 @pytest.mark.parametrize(
