@@ -1,8 +1,9 @@
-"""What every app does the same way around its UI: queue sizing, launching and mounting.
+"""What every app does the same way around its UI: its API endpoints, queue sizing, launching and
+mounting.
 
-Queue limits and cache clean-up are set when the demo is built, not at launch, so they hold however
-the demo is served: `python app.py`, `gradio app.py`, Spaces, or mounted by serve-all. A mounted demo
-gets exactly the protections of a launched one (`mount`).
+Queue limits, cache clean-up and what callers see of the API are set when the demo is built, not at
+launch, so they hold however the demo is served: `python app.py`, `gradio app.py`, Spaces, or mounted
+by serve-all. A mounted demo gets exactly the protections of a launched one (`mount`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from fastapi import FastAPI
 from gradio.i18n import I18nData
 from gradio.utils import get_space
 
+from common.api_info import name_json_result, publish_api_info
+from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
 from common.i18n import i18n
+from common.mcp_results import serve_tool_results_as_json
 from common.settings import Settings, Task
 from common.validation import Range
 
@@ -72,10 +76,15 @@ def slider(label: str | I18nData, allowed: Range, info: str | I18nData | None = 
     )
 
 
-def configure_queue(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
-    """Size the demo's queue for where its tasks run, and let it hold only files it received (see
-    `common.components`); returns the demo for chaining."""
+def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
+    """Finish a built demo: size its queue for where its tasks run, let it hold only files it
+    received (`common.components`), describe its API as its functions declare it
+    (`common.api_info`), refuse malformed calls clearly (`common.calls`) and give agents JSON and
+    images (`common.mcp_results`). Returns the demo for chaining."""
     hold_only_received_files()
+    publish_api_info(demo)
+    refuse_malformed_calls(demo)
+    serve_tool_results_as_json()
     remote = all(settings.backend_for(task) == "remote" for task in tasks)
     # The queue runs at most `max_threads` events at once (40 by default), whatever the limits.
     demo.max_threads = max(demo.max_threads, REMOTE_CONCURRENCY)
@@ -167,3 +176,13 @@ def api_endpoint(
     the page runs a richer event of its own.
     """
     gr.on(triggers=[], fn=fn, inputs=list(inputs), outputs=list(outputs), api_name=api_name)
+
+
+def json_api(fn: Callable[..., Any], api_name: str, result: str) -> None:
+    """An endpoint that takes and returns JSON as `fn` declares it (`gr.api`), its result named
+    `result` in the API description."""
+    gr.api(fn, api_name=api_name)
+    root = gr.context.Context.root_block
+    assert root is not None, "json_api is called while a gr.Blocks is being built"
+    block_fn = next(block_fn for block_fn in root.fns.values() if block_fn.api_name == api_name)
+    name_json_result(block_fn, result)

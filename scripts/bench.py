@@ -151,7 +151,7 @@ def naive_demo(endpoint: str) -> gr.Blocks:
 
 def build(spec: AppSpec, environ: dict[str, str], latency: float) -> gr.Blocks:
     """The demo a spec names. The status variant rebuilds the app's queue with the limits
-    `configure_queue` sets, changing only how often queue status goes out."""
+    `ready_to_serve` sets, changing only how often queue status goes out."""
     if spec.kind == "sleep":
         return sleep_demo(latency)
     if spec.kind == "naive":

@@ -76,6 +76,19 @@ def running_app(name: str, settings: Settings) -> Iterator[Client]:
 
 
 @contextmanager
+def launched_apps(settings: Settings, mcp_server: bool = True) -> Iterator[dict[str, str]]:
+    """Each app launched alone, as `python spaces/<name>/app.py` does; yields name -> base URL."""
+    demos = {name: load_app(name).build_demo(settings) for name in SPACES}
+    try:
+        for demo in demos.values():
+            demo.launch(prevent_thread_lock=True, quiet=True, **served_options(mcp_server=mcp_server))
+        yield {name: demo.local_url for name, demo in demos.items()}
+    finally:
+        for demo in demos.values():
+            demo.close()
+
+
+@contextmanager
 def serving(app: object, start_timeout: float = 30.0, stop_timeout: float = 5.0) -> Iterator[str]:
     """An ASGI app (serve-all's, say) served by uvicorn on a free local port; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=stop_timeout))

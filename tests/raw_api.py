@@ -70,10 +70,10 @@ def join_queue(base_url: str, fn_index: int, data: list[Any], session_hash: str 
     return Result(None, None, True, "\n".join(raw))
 
 
-def call_api(base_url: str, api_name: str, data: list[Any]) -> Result:
+def call_api(base_url: str, api_name: str, data: Any, headers: dict[str, str] | None = None) -> Result:
     """`POST /gradio_api/call/<api_name>`, then read the event stream, as the REST docs show with curl."""
     base = base_url.rstrip("/")
-    with httpx.Client(timeout=CALL_TIMEOUT) as client:
+    with httpx.Client(timeout=CALL_TIMEOUT, headers=headers) as client:
         posted = client.post(f"{base}/gradio_api/call/{api_name}", json={"data": data})
         if posted.status_code != 200:
             return Result(None, posted.text, True, posted.text)

@@ -88,7 +88,7 @@ def test_the_timeline_grows_as_each_step_finishes(remote_app, server):
         (0, "rounds must be between 1 and 5, not 0"),
         (6, "rounds must be between 1 and 5, not 6"),
         (2.5, "rounds must be a whole number, not 2.5"),
-        ("three", "rounds must be a number, not 'three'"),
+        ("three", 'rounds must be a whole number, not "three".'),
     ],
 )
 def test_a_number_of_rounds_out_of_range_is_refused_before_any_model_call(

@@ -109,8 +109,8 @@ def test_a_batch_size_out_of_range_is_refused(remote_app, server, num_images, ex
 
 
 def test_the_history_lists_each_result_newest_first_with_its_settings_and_seed(session):
-    first, _ = session.predict(*SETTINGS, 5, 2, api_name="/generate_images")
-    latest, _ = session.predict("a red bicycle", "", 3, 7, 128, 64, 40, 1, api_name="/generate_images")
+    first, _ = session.predict(*SETTINGS, 5, 2, api_name="/generate_into_history")
+    latest, _ = session.predict("a red bicycle", "", 3, 7, 128, 64, 40, 1, api_name="/generate_into_history")
 
     history = history_of(session)
 
@@ -125,7 +125,7 @@ def test_the_history_lists_each_result_newest_first_with_its_settings_and_seed(s
 
 
 def test_each_visitor_has_a_history_of_their_own(session, remote_app):
-    session.predict(*SETTINGS, 5, 1, api_name="/generate_images")
+    session.predict(*SETTINGS, 5, 1, api_name="/generate_into_history")
     newcomer = Client(remote_app.src, verbose=False)
 
     assert len(history_of(session)) == 1
@@ -135,7 +135,7 @@ def test_each_visitor_has_a_history_of_their_own(session, remote_app):
 def test_the_history_keeps_the_latest_results_only(session):
     batches = HISTORY_LENGTH // 4 + 1
     for batch in range(batches):
-        session.predict(*SETTINGS, 4 * batch, 4, api_name="/generate_images")
+        session.predict(*SETTINGS, 4 * batch, 4, api_name="/generate_into_history")
 
     seeds = [4 * batch + offset for batch in reversed(range(batches)) for offset in range(4)]
     assert [entry["caption"] for entry in history_of(session)] == [
@@ -165,7 +165,7 @@ def test_generate_still_returns_one_image_and_its_seed(remote_app, server):
 def test_captions_follow_the_visitors_language(remote_app):
     chinese = Client(remote_app.src, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
 
-    images, _ = chinese.predict(*SETTINGS, 8, 1, api_name="/generate_images")
+    images, _ = chinese.predict(*SETTINGS, 8, 1, api_name="/generate_into_history")
 
     assert images[0]["caption"] == "种子 8"
     assert history_of(chinese)[0]["caption"] == (f"{PROMPT} · 种子 8 · 2 步 · 引导 7.5 · 64×64 · 排除：fog")
@@ -178,8 +178,8 @@ def test_captions_follow_the_visitors_language(remote_app):
 def test_local_batches_reproduce_by_seed_and_fill_the_history(tiny_models: TinyModels):
     settings = settings_from({"INFERENCE_BACKEND": "local", "IMAGEGEN_MODEL": str(tiny_models.imagegen)})
     with running_app("imagegen", settings) as client:
-        images, seeds = client.predict(*SETTINGS, 1234, 2, api_name="/generate_images")
-        again, _ = client.predict(*SETTINGS, 1235, 1, api_name="/generate_images")
+        images, seeds = client.predict(*SETTINGS, 1234, 2, api_name="/generate_into_history")
+        again, _ = client.predict(*SETTINGS, 1235, 1, api_name="/generate_into_history")
         single, single_seed = client.predict(*SETTINGS, 1234, api_name="/generate")
         history = history_of(client)
 

@@ -33,8 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
 from common.settings import Settings
-from common.ui import served_options
-from tests.harness import ROOT, SPACES, load_app, load_serve_all, serving, settings_from
+from tests.harness import ROOT, SPACES, launched_apps, load_app, load_serve_all, serving, settings_from
 from tests.inference_server import InferenceTestServer
 from tests.raw_api import Result, app_config, call_api, file_payload, join_queue
 
@@ -72,14 +71,8 @@ def settings(inference_server: InferenceTestServer) -> Settings:
 @pytest.fixture(scope="module")
 def single_apps(settings: Settings) -> Iterator[dict[str, str]]:
     """Each app launched alone, as `python spaces/<name>/app.py` does, with MCP on."""
-    demos = {name: load_app(name).build_demo(settings) for name in SPACES}
-    for demo in demos.values():
-        demo.launch(prevent_thread_lock=True, quiet=True, **served_options(mcp_server=True))
-    try:
-        yield {name: demo.local_url for name, demo in demos.items()}
-    finally:
-        for demo in demos.values():
-            demo.close()
+    with launched_apps(settings) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")

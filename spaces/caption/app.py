@@ -6,7 +6,7 @@ from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.caption import CaptionTask
-from common.ui import DELETE_CACHE, RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button
+from common.ui import DELETE_CACHE, RAW_UPLOAD, launch, model_line, ready_to_serve, sign_in_button
 
 EXAMPLES = image_examples(__file__)
 
@@ -34,7 +34,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_name="caption",
             **RAW_UPLOAD,
         )
-    return configure_queue(demo, settings, "caption")
+    return ready_to_serve(demo, settings, "caption")
 
 
 demo = build_demo()

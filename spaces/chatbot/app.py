@@ -6,7 +6,7 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
-from common.ui import DELETE_CACHE, configure_queue, launch, sign_in_button, slider
+from common.ui import DELETE_CACHE, json_api, launch, ready_to_serve, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -62,10 +62,18 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             interactive=len(task.models) > 1,
         )
         chat.render()
-        gr.api(task.chat, api_name="chat")
+        json_api(task.chat, "chat", result="reply")
 
         # Unprocessed, so an id the list lacks reaches the task, which refuses it in the visitor's language.
-        picker.change(task.choose_model, picker, model, api_name="choose_model", preprocess=False)
+        # Only the page keeps the choice (in its session): programs and agents pass `model` to /chat.
+        picker.change(
+            task.choose_model,
+            picker,
+            model,
+            api_name="choose_model",
+            api_visibility="undocumented",
+            preprocess=False,
+        )
         # Gradio blanks the message box's placeholder while a reply is written; bring it back after.
         chat.saved_conversations.change(
             lambda: gr.Textbox(placeholder=ui("chatbot_message_placeholder")),
@@ -73,7 +81,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             queue=False,
             api_visibility="private",
         )
-    return configure_queue(demo, settings, "chat")
+    return ready_to_serve(demo, settings, "chat")
 
 
 demo = build_demo()

@@ -7,7 +7,7 @@ from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.game import ROUNDS, DescribeAndDrawTask
-from common.ui import DELETE_CACHE, RAW_UPLOAD, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import DELETE_CACHE, RAW_UPLOAD, launch, model_line, ready_to_serve, sign_in_button, slider
 
 EXAMPLES = image_examples(__file__)
 
@@ -38,7 +38,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             rounds = slider(ui("game_rounds"), ROUNDS, info=ui("game_rounds_info"))
             play_button = gr.Button(ui("game_play"), variant="primary")
         timeline = gr.Gallery(label=ui("game_timeline"), columns=int(ROUNDS.maximum) + 1, height="auto")
-        verdict = gr.Markdown(padding=True)
+        verdict = gr.Markdown(label=ui("game_verdict"), padding=True)
         # Only scripts read the score as a number; the page shows it in the verdict.
         similarity = gr.Number(label=ui("game_similarity"), precision=1, visible=False)
 
@@ -60,7 +60,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_name="telephone",
             **RAW_UPLOAD,
         )
-    return configure_queue(demo, settings, "caption", "imagegen")
+    return ready_to_serve(demo, settings, "caption", "imagegen")
 
 
 demo = build_demo()

@@ -7,7 +7,7 @@ from common.i18n import ui
 from common.image_history import pick, reuse, show_history
 from common.settings import Settings, load_settings
 from common.tasks.imagegen import GUIDANCE, MAX_SEED, NUM_IMAGES, SIZE, STEPS, ImageGenTask
-from common.ui import DELETE_CACHE, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import DELETE_CACHE, api_endpoint, launch, model_line, ready_to_serve, sign_in_button, slider
 
 EXAMPLES = text_examples(__file__)
 
@@ -84,10 +84,11 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         controls = [prompt, negative_prompt, steps, guidance, width, height, seed]
         gr.on(
             [generate.click, prompt.submit],
-            fn=task.generate_images,
+            fn=task.generate_into_history,
             inputs=[*controls, num_images, history],
             outputs=[results, seeds, history],
-            api_name="generate_images",
+            api_name="generate_into_history",
+            api_visibility="undocumented",
         ).success(
             lambda used: (str(used[0]), gr.Button(interactive=True)),
             inputs=seeds,
@@ -95,8 +96,11 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_visibility="private",
             queue=False,
         )
-        # One image and its seed, as scripts have always called it; the page generates batches.
-        gr.on([], fn=task.generate, inputs=controls, outputs=[image, image_seed], api_name="generate")
+        # For programs and agents: a batch without the page's history, and one image with its seed.
+        api_endpoint(
+            task.generate_images, [*controls, num_images], [results, seeds], api_name="generate_images"
+        )
+        api_endpoint(task.generate, controls, [image, image_seed], api_name="generate")
         randomize.click(lambda: -1, outputs=seed, api_visibility="private", queue=False)
         reuse_seed.click(int, inputs=used_seed, outputs=seed, api_visibility="private", queue=False)
         history.change(
@@ -112,7 +116,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         reuse_settings.click(
             reuse, inputs=picked, outputs=[*controls, advanced], api_visibility="private", queue=False
         )
-    return configure_queue(demo, settings, "imagegen")
+    return ready_to_serve(demo, settings, "imagegen")
 
 
 demo = build_demo()

@@ -6,7 +6,16 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.ner import ENTITY_COLORS, THRESHOLD, NerTask, entity_legend, show_entities
-from common.ui import DELETE_CACHE, api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import (
+    DELETE_CACHE,
+    api_endpoint,
+    json_api,
+    launch,
+    model_line,
+    ready_to_serve,
+    sign_in_button,
+    slider,
+)
 
 EXAMPLES = text_examples(__file__)
 
@@ -61,8 +70,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             show_progress="hidden",
         )
         api_endpoint(task.ner, [text, threshold], [highlighted], api_name="ner")
-        gr.api(task.entities, api_name="entities")
-    return configure_queue(demo, settings, "ner")
+        json_api(task.entities, "entities", result="entities")
+    return ready_to_serve(demo, settings, "ner")
 
 
 demo = build_demo()

@@ -6,7 +6,16 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.summarize import MAX_LENGTH, MIN_LENGTH, SummarizeTask
-from common.ui import DELETE_CACHE, api_endpoint, configure_queue, launch, model_line, sign_in_button, slider
+from common.ui import (
+    DELETE_CACHE,
+    api_endpoint,
+    json_api,
+    launch,
+    model_line,
+    ready_to_serve,
+    sign_in_button,
+    slider,
+)
 
 EXAMPLES = text_examples(__file__)
 
@@ -44,8 +53,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_visibility="undocumented",
         )
         api_endpoint(task.summarize, summary_inputs, [summary], api_name="summarize")
-        gr.api(task.summarize_document, api_name="summarize_document")
-    return configure_queue(demo, settings, "summarize")
+        json_api(task.summarize_document, "summarize_document", result="document_summary")
+    return ready_to_serve(demo, settings, "summarize")
 
 
 demo = build_demo()

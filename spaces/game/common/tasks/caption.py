@@ -25,10 +25,10 @@ class CaptionTask:
         """Describe an image in one sentence.
 
         Args:
-            image: the image to describe (a PNG, JPEG, WebP or GIF file).
+            image: the image to describe (PNG, JPEG, WebP or GIF; over MCP, a data: URL).
 
         Returns:
-            A caption such as "a dog running on the beach".
+            a caption such as "a dog running on the beach"
         """
         upload = await read_upload(image)
         try:

@@ -1,6 +1,7 @@
-"""Chat with an instruct model, streamed token by token."""
+"""Chat with an instruct model, streamed token by token.
 
-from __future__ import annotations
+Annotations here are evaluated, not postponed: `gr.api` reads them to describe the JSON endpoint.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,6 +35,8 @@ MAX_TOKENS = Range(minimum=1, maximum=4096, default=512)
 MAX_MESSAGE_CHARS = 16_000
 
 ChatOutput = str | list[dict[str, Any]]
+"""The reply so far; for a reply cut short, at the end the reply and a note saying why, as two
+assistant messages (the note marked by its `metadata` title, as Gradio's chat shows it)."""
 
 
 class ChatTask:
@@ -67,7 +70,8 @@ class ChatTask:
     ) -> AsyncIterator[ChatOutput]:
         """Answer a chat message, streaming the reply as it is generated.
 
-        Nothing is kept between calls: to continue a conversation, send it as `history`.
+        Nothing is kept between calls: to continue a conversation, send it as `history`. A reply cut
+        short ends as two messages instead of text: the reply, then a note saying why.
 
         Args:
             message: the user's message.
@@ -78,7 +82,7 @@ class ChatTask:
             model: one of the offered models; by default the configured one.
 
         Returns:
-            The reply so far, growing as tokens arrive.
+            the reply so far, growing as tokens arrive
         """
         async for output in self.page_chat(
             message, check_history(history), system_message, temperature, max_tokens, model, oauth_token

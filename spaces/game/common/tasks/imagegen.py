@@ -23,6 +23,7 @@ from common.ui import FIRST_LOAD_PROGRESS, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
 T = TypeVar("T")
+Gallery = list[tuple[Path, str]]
 
 STEPS = Range(minimum=1, maximum=100, default=25)
 GUIDANCE = Range(minimum=1, maximum=20, default=7, step=0.5)
@@ -114,7 +115,8 @@ class ImageGenTask:
             seed: the random seed; -1 picks one. The same seed and settings give the same image.
 
         Returns:
-            The image, and the seed used to make it.
+            the image
+            the seed used to make it
         """
         request = self.request(prompt, negative_prompt, steps, guidance, width, height, seed)
         return await self.render(request, progress, visitor_token(oauth_token)), request.seed
@@ -129,10 +131,9 @@ class ImageGenTask:
         height: int = int(SIZE.default),
         seed: int = -1,
         num_images: int = int(NUM_IMAGES.default),
-        history: list[Result] | None = None,
         progress: gr.Progress = FIRST_LOAD_PROGRESS,
         oauth_token: gr.OAuthToken | None = None,
-    ) -> tuple[list[tuple[Path, str]], list[int], list[Result]]:
+    ) -> tuple[Gallery, list[int]]:
         """Generate several images from one text prompt, each with its own seed.
 
         Args:
@@ -144,27 +145,53 @@ class ImageGenTask:
             height: image height in pixels (64-1024, a multiple of 8).
             seed: the seed of the first image; -1 picks one. The others use seed + 1, seed + 2, ...
             num_images: how many images to generate (1-4).
-            history: the page's earlier results, which these join.
 
         Returns:
-            The images as PNG files captioned with their seeds, and the seeds in the same order.
-            (The page also gets its history back with these results added; scripts do not.)
+            the images as PNG files, each captioned with its seed
+            the seeds, in the same order
         """
-        first = self.request(prompt, negative_prompt, steps, guidance, width, height, seed)
+        request = self.request(prompt, negative_prompt, steps, guidance, width, height, seed)
+        results = await self._paint(request, num_images, progress, visitor_token(oauth_token))
+        return gallery(results), [result.request.seed for result in results]
+
+    async def generate_into_history(
+        self,
+        prompt: str,
+        negative_prompt: str = "",
+        steps: int = int(STEPS.default),
+        guidance: float = GUIDANCE.default,
+        width: int = int(SIZE.default),
+        height: int = int(SIZE.default),
+        seed: int = -1,
+        num_images: int = int(NUM_IMAGES.default),
+        history: list[Result] | None = None,
+        progress: gr.Progress = FIRST_LOAD_PROGRESS,
+        oauth_token: gr.OAuthToken | None = None,
+    ) -> tuple[Gallery, list[int], list[Result]]:
+        """For the page: `generate_images`, with the session's history, which these results join."""
+        request = self.request(prompt, negative_prompt, steps, guidance, width, height, seed)
+        results = await self._paint(request, num_images, progress, visitor_token(oauth_token))
+        return gallery(results), [result.request.seed for result in results], remember(history, results)
+
+    async def _paint(
+        self, first: ImageRequest, num_images: object, progress: gr.Progress | None, token: Token
+    ) -> list[Result]:
+        """A batch of images from `first` and the next seeds, each saved as a PNG with its request."""
         requests = self.batch(first, num_images)
-        renders = (self.render(request, progress, visitor_token(oauth_token)) for request in requests)
+        renders = (self.render(request, progress, token) for request in requests)
         images = await _all_at_once(renders) if self.concurrent else [await image for image in renders]
-        results = [
+        return [
             Result(
                 await asyncio.to_thread(save_png, image),
                 replace(request, width=image.width, height=image.height),
             )
             for request, image in zip(requests, images, strict=True)
         ]
-        gallery = [
-            (result.image, text("imagegen_seed_caption", seed=result.request.seed)) for result in results
-        ]
-        return gallery, [request.seed for request in requests], remember(history, results)
+
+
+def gallery(results: list[Result]) -> Gallery:
+    """The images for a gallery, captioned with their seeds in the visitor's language."""
+    return [(result.image, text("imagegen_seed_caption", seed=result.request.seed)) for result in results]
 
 
 async def _all_at_once(calls: Iterable[Awaitable[T]]) -> list[T]:

@@ -36,10 +36,10 @@ class DescribeAndDrawTask:
         """Describe an image in one sentence.
 
         Args:
-            image: the image to describe.
+            image: the image to describe (PNG, JPEG, WebP or GIF; over MCP, a data: URL).
 
         Returns:
-            The caption.
+            the caption
         """
         return await self.captioner.caption(image, oauth_token=oauth_token)
 
@@ -55,7 +55,7 @@ class DescribeAndDrawTask:
             caption: the description to paint.
 
         Returns:
-            The generated image.
+            the generated image
         """
         request = self.painter.request(caption, width=None, height=None)
         return await self.painter.render(request, progress, visitor_token(oauth_token))
@@ -71,10 +71,11 @@ class DescribeAndDrawTask:
         The caption is shown as soon as it is known, while the new image is painted.
 
         Args:
-            image: the image to start from.
+            image: the image to start from (PNG, JPEG, WebP or GIF; over MCP, a data: URL).
 
         Returns:
-            The caption, and the image painted from it.
+            the caption
+            the image painted from it
         """
         caption = await self.caption(image, oauth_token)
         yield caption, None
@@ -94,12 +95,13 @@ class DescribeAndDrawTask:
         compared with the last.
 
         Args:
-            image: the starting image.
+            image: the starting image (PNG, JPEG, WebP or GIF; over MCP, a data: URL).
             rounds: how many times a caption is painted and the painting captioned (1-5).
 
         Returns:
-            The timeline (the starting image, then each painting, every one with its caption), how
-            alike the first and the last caption are (0-100, in %), and a verdict in words.
+            the timeline: the starting image, then each painting, every one with its caption
+            how alike the first and the last caption are, in % (0-100)
+            a verdict in words
         """
         count = check_int(rounds, name="rounds", allowed=ROUNDS)
         start = (await read_upload(image)).path

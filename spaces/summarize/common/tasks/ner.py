@@ -97,7 +97,7 @@ class NerTask:
             threshold: the lowest confidence (0 to 1) an entity needs to be kept; 0 keeps them all.
 
         Returns:
-            The text with one labelled span per whole entity (PER, ORG, LOC or MISC).
+            the text as spans, each labelled PER, ORG, LOC or MISC when it is an entity, else null
         """
         threshold = check_threshold(threshold)
         analysis = await self.analyse(text, visitor_token(oauth_token))
@@ -116,8 +116,7 @@ class NerTask:
             threshold: the lowest confidence (0 to 1) an entity needs to be kept; 0 keeps them all.
 
         Returns:
-            One object per whole entity, in reading order: `label` (PER, ORG, LOC or MISC), `text`,
-            `score` (the model's confidence, 0 to 1) and `start` and `end` (character offsets).
+            the entities in reading order: label (PER, ORG, LOC, MISC), text, score (0-1), start, end
         """
         threshold = check_threshold(threshold)
         analysis = await self.analyse(text, visitor_token(oauth_token))

@@ -68,7 +68,7 @@ class SummarizeTask:
             max_length: the longest summary to produce, in tokens.
 
         Returns:
-            The summary.
+            the summary
         """
         result = await self._summarize(text, min_length, max_length, progress, visitor_token(oauth_token))
         return result["summary"]
@@ -82,14 +82,16 @@ class SummarizeTask:
     ) -> DocumentSummary:
         """Summarize an English text of up to 100,000 characters, and say how it was split.
 
+        `chunks` is the number of parts the text was split into (1 when the model read it whole);
+        `rounds` the number of summarizing passes (2 or more for a split text).
+
         Args:
             text: the text to summarize, such as a news article or a report.
             min_length: the shortest summary to produce, in tokens.
             max_length: the longest summary to produce, in tokens.
 
         Returns:
-            `summary`; `chunks`, the number of chunks the text was split into (1 when the model read
-            it whole); `rounds`, the number of summarizing passes (2 or more for a split text).
+            an object with `summary`, `chunks` and `rounds`
         """
         return await self._summarize(text, min_length, max_length, None, visitor_token(oauth_token))
 

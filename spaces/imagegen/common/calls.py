@@ -1,0 +1,140 @@
+"""Clear refusals of calls whose values do not fit the endpoint.
+
+Gradio answers a call with too few values, or with a value its component cannot read (a word for a
+slider, null for a number), with an exception whose text it hides: the caller reads
+`{"error": null}`. A text box also turns numbers, lists and objects into their Python text instead
+of refusing them. Every call is checked here first against the endpoint's published description
+(`common.api_info`), so the caller reads which parameter is wrong and what it takes, in their language.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gradio as gr
+from gradio.blocks import BlockFunction
+from gradio.components import Checkbox, Dropdown, Number, Slider, Textbox
+from gradio.components.api_component import Api
+from gradio.context import LocalContext
+
+from common.errors import user_error
+from common.i18n import text
+
+# Components whose values are plain JSON; file components are checked where they are read.
+CHECKED_COMPONENTS = (Api, Checkbox, Dropdown, Number, Slider, Textbox)
+KIND_KEYS = {
+    "string": "call_kind_string",
+    "integer": "call_kind_integer",
+    "number": "call_kind_number",
+    "boolean": "call_kind_boolean",
+    "array": "call_kind_array",
+    "object": "call_kind_object",
+}
+# A missing value of these kinds is passed on: the task says what is missing in its own words.
+MAY_BE_MISSING = {"null", "string", "array", "object"}
+SHOWN_VALUE_CHARS = 60
+
+
+def refuse_malformed_calls(demo: gr.Blocks) -> None:
+    """Check every call of `demo`'s events before Gradio reads its values."""
+    process = demo.process_api
+    signature = inspect.signature(process)
+    described: dict[str, list[dict[str, Any]]] = {}
+
+    def parameters_of(block_fn: BlockFunction) -> list[dict[str, Any]]:
+        if not described:
+            endpoints = demo.get_api_info(all_endpoints=True)["named_endpoints"]
+            described.update({name: endpoint["parameters"] for name, endpoint in endpoints.items()})
+        return described.get(f"/{block_fn.api_name}", [])
+
+    async def process_api(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        call = signature.bind(*args, **kwargs).arguments
+        block_fn = call["block_fn"]
+        if isinstance(block_fn, int):
+            block_fn = demo.fns[block_fn]
+        # A generator's later steps carry no values; batches are checked by the function itself.
+        if call.get("iterator") is None and not block_fn.batch:
+            with _serving(call.get("request")):
+                check_call(block_fn, call["inputs"], parameters_of(block_fn))
+        return await process(*args, **kwargs)
+
+    demo.process_api = process_api  # type: ignore[method-assign]
+
+
+def check_call(block_fn: BlockFunction, values: list[Any], parameters: list[dict[str, Any]]) -> None:
+    """Refuse too few values, or a value whose JSON type the parameter does not take."""
+    needed = len(block_fn.inputs)
+    if len(values) < needed:
+        if parameters:
+            names = ", ".join(parameter["parameter_name"] for parameter in parameters)
+            raise user_error(
+                "call_missing_values",
+                endpoint=f"/{block_fn.api_name}",
+                needed=needed,
+                got=len(values),
+                names=names,
+            )
+        raise user_error("call_missing_values_unnamed", needed=needed, got=len(values))
+    described = iter(parameters)
+    for component, value in zip(block_fn.inputs, values, strict=False):
+        if component.skip_api:
+            continue
+        parameter = next(described, None)
+        if parameter is not None and isinstance(component, CHECKED_COMPONENTS):
+            check_value(parameter["parameter_name"], value, parameter["type"])
+
+
+def check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
+    kinds = json_kinds(schema)
+    if not kinds or any(_is_kind(value, kind) for kind in kinds):
+        return
+    if value is None and kinds & MAY_BE_MISSING:
+        return
+    expected = next(kind for kind in KIND_KEYS if kind in kinds)
+    raise user_error("call_wrong_type", name=name, expected=text(KIND_KEYS[expected]), value=shown(value))
+
+
+def json_kinds(schema: dict[str, Any]) -> set[str]:
+    """The JSON types a schema takes; empty when it takes anything."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return set(kind)
+    members = schema.get("anyOf") or schema.get("oneOf") or []
+    kinds = [json_kinds(member) for member in members]
+    return set() if not kinds or not all(kinds) else set().union(*kinds)
+
+
+def shown(value: Any) -> str:
+    """The value as the caller wrote it in JSON, cut short."""
+    written = json.dumps(value, ensure_ascii=False, default=str)
+    return written if len(written) <= SHOWN_VALUE_CHARS else written[: SHOWN_VALUE_CHARS - 1] + "…"
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "null":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":  # sliders send whole numbers as 25.0
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    expected = {"string": str, "number": (int, float), "array": list, "object": dict}.get(kind)
+    return expected is None or isinstance(value, expected)
+
+
+@contextmanager
+def _serving(request: Any) -> Iterator[None]:
+    """Make `request` the one messages are written for while the call is checked, as Gradio does
+    while an event runs."""
+    token = LocalContext.request.set(request if hasattr(request, "headers") else None)
+    try:
+        yield
+    finally:
+        LocalContext.request.reset(token)
