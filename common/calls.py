@@ -17,15 +17,18 @@ from typing import Any
 
 import gradio as gr
 from gradio.blocks import BlockFunction
-from gradio.components import Checkbox, Dropdown, Number, Slider, Textbox
+from gradio.components import Checkbox, Dropdown, File, Image, Number, Slider, Textbox
 from gradio.components.api_component import Api
 from gradio.context import LocalContext
 
+from common.components import check_held_file
 from common.errors import user_error
 from common.i18n import text
 
-# Components whose values are plain JSON; file components are checked where they are read.
-CHECKED_COMPONENTS = (Api, Checkbox, Dropdown, Number, Slider, Textbox)
+# Components whose values are plain JSON, checked against their schema.
+JSON_COMPONENTS = (Api, Checkbox, Dropdown, Number, Slider, Textbox)
+# Components whose values name a file: Gradio's FileData, `{"path": ..., "meta": {...}}`.
+FILE_COMPONENTS = (File, Image)
 KIND_KEYS = {
     "string": "call_kind_string",
     "integer": "call_kind_integer",
@@ -40,7 +43,8 @@ SHOWN_VALUE_CHARS = 60
 
 
 def refuse_malformed_calls(demo: gr.Blocks) -> None:
-    """Check every call of `demo`'s events before Gradio reads its values."""
+    """Check every call of `demo`'s events before Gradio reads its values; a null stands for the
+    parameter's default."""
     process = demo.process_api
     signature = inspect.signature(process)
     described: dict[str, list[dict[str, Any]]] = {}
@@ -59,33 +63,49 @@ def refuse_malformed_calls(demo: gr.Blocks) -> None:
         # A generator's later steps carry no values; batches are checked by the function itself.
         if call.get("iterator") is None and not block_fn.batch:
             with _serving(call.get("request")):
-                check_call(block_fn, call["inputs"], parameters_of(block_fn))
-        return await process(*args, **kwargs)
+                call["inputs"] = checked_call(block_fn, call["inputs"], parameters_of(block_fn))
+        return await process(**call)
 
     demo.process_api = process_api  # type: ignore[method-assign]
 
 
-def check_call(block_fn: BlockFunction, values: list[Any], parameters: list[dict[str, Any]]) -> None:
-    """Refuse too few values, or a value whose JSON type the parameter does not take."""
+def checked_call(block_fn: BlockFunction, values: list[Any], parameters: list[dict[str, Any]]) -> list[Any]:
+    """The call's values, with each null that stands for a default replaced by it; too few values,
+    or a value whose JSON type the parameter does not take, are refused."""
     needed = len(block_fn.inputs)
     if len(values) < needed:
         if parameters:
             names = ", ".join(parameter["parameter_name"] for parameter in parameters)
             raise user_error(
-                "call_missing_values",
-                endpoint=f"/{block_fn.api_name}",
-                needed=needed,
-                got=len(values),
-                names=names,
+                "call_missing_values", endpoint=f"/{block_fn.api_name}", names=names, got=len(values)
             )
         raise user_error("call_missing_values_unnamed", needed=needed, got=len(values))
+    checked = list(values)
     described = iter(parameters)
-    for component, value in zip(block_fn.inputs, values, strict=False):
-        if component.skip_api:
+    for index, component in enumerate(block_fn.inputs):
+        parameter = None if component.skip_api else next(described, None)
+        if parameter is None:
             continue
-        parameter = next(described, None)
-        if parameter is not None and isinstance(component, CHECKED_COMPONENTS):
-            check_value(parameter["parameter_name"], value, parameter["type"])
+        name, value = parameter["parameter_name"], checked[index]
+        if value is None and parameter["parameter_has_default"]:
+            checked[index] = value = parameter["parameter_default"]
+        if isinstance(component, JSON_COMPONENTS):
+            check_value(name, value, parameter["type"])
+        elif isinstance(component, FILE_COMPONENTS):
+            check_file(name, value)
+    return checked
+
+
+def check_file(name: str, value: Any) -> None:
+    """A file value is FileData naming a file this app received, or null; the path is never
+    repeated, so the answer does not tell which server files exist."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise user_error("call_not_a_file", name=name, kind=text(KIND_KEYS[_kind_of(value)]))
+    location = value.get("path") or value.get("url")
+    if isinstance(location, str):
+        check_held_file(location)
 
 
 def check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
@@ -114,6 +134,10 @@ def shown(value: Any) -> str:
     """The value as the caller wrote it in JSON, cut short."""
     written = json.dumps(value, ensure_ascii=False, default=str)
     return written if len(written) <= SHOWN_VALUE_CHARS else written[: SHOWN_VALUE_CHARS - 1] + "…"
+
+
+def _kind_of(value: Any) -> str:
+    return next(kind for kind in KIND_KEYS if kind != "integer" and _is_kind(value, kind))
 
 
 def _is_kind(value: Any, kind: str) -> bool:

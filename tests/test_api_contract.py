@@ -120,14 +120,17 @@ def test_a_script_may_leave_out_the_negative_prompt(urls, server):
     assert server.requests_for("imagegen")[-1].json["inputs"] == "a fox"
 
 
+NOT_A_FILE = (
+    'image must be a file uploaded to this app ({"path": ..., "meta": {"_type": "gradio.FileData"}} over '
+    "REST, handle_file with gradio_client), not "
+)
 MALFORMED_CALLS = [
     ("summarize", "summarize", ["text", "x", 130], 'min_length must be a whole number, not "x".'),
-    ("summarize", "summarize", ["text", None, 130], "min_length must be a whole number, not null."),
     (
         "summarize",
         "summarize",
         ["text"],
-        "/summarize takes 3 values (text, min_length, max_length); it got 1.",
+        "/summarize takes these values, in order: text, min_length, max_length; it got 1.",
     ),
     ("summarize", "summarize", [5, 30, 130], "text must be text, not 5."),
     ("summarize", "summarize", [["a"], 30, 130], 'text must be text, not ["a"].'),
@@ -137,9 +140,11 @@ MALFORMED_CALLS = [
         "summarize",
         "summarize_document",
         [],
-        "/summarize_document takes 3 values (text, min_length, max_length); it got 0.",
+        "/summarize_document takes these values, in order: text, min_length, max_length; it got 0.",
     ),
     ("ner", "entities", ["Paris", "high"], 'threshold must be a number, not "high".'),
+    ("caption", "caption", [5], NOT_A_FILE + "a number."),
+    ("caption", "caption", [["a", "list"]], NOT_A_FILE + "a list."),
     ("imagegen", "generate", ["a fox", "", 2.5, 7, 64, 64, 1], "steps must be a whole number, not 2.5."),
     ("imagegen", "generate", ["a fox", "", 2, True, 64, 64, 1], "guidance must be a number, not true."),
     (
@@ -158,6 +163,17 @@ def test_a_malformed_call_is_told_what_the_parameter_takes(urls, server, name, a
 
     assert (result.failed, result.error) == (True, expected)
     assert server.requests == []
+
+
+def test_a_null_stands_for_the_default(urls, server):
+    text = "The tower is 324 metres tall. It is in Paris."
+
+    result = call_api(urls["summarize"], "summarize", [text, None, None])
+
+    assert result.output == ["The tower is 324 metres tall."]
+    assert server.requests_for("summarize")[-1].json["parameters"] == {
+        "generate_parameters": {"min_length": 30, "max_length": 130}
+    }
 
 
 def test_the_refusal_speaks_the_callers_language(urls):
