@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
@@ -60,13 +60,22 @@ Fault = Literal[
     "stream_cut",
     "stream_stall",
     "stream_end",
+    "stream_error",
+    "stream_over_window",
 ]
 NerShape = Literal["pieces", "grouped", "misaligned"]
+ServerKind = Literal["tgi", "vllm", "llama.cpp", "llama.cpp-models", "ollama"]
+"""Which chat server the test server describes itself as, at that server's own paths under the chat
+endpoint URL: TGI's `GET /info`, vLLM's `GET /v1/models`, llama.cpp's `GET /props` and `GET /v1/models`
+(the "llama.cpp-models" variant only the latter, as a proxy in front of llama.cpp may), Ollama's
+`POST /api/show`. Every other such path answers 404, as every path does when no kind is set."""
 
 TASKS: tuple[Task, ...] = get_args(Task)
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 # These only make sense once a chat stream has started; other requests ignore them.
-STREAM_FAULTS: frozenset[Fault] = frozenset({"stream_cut", "stream_stall", "stream_end"})
+STREAM_FAULTS: frozenset[Fault] = frozenset(
+    {"stream_cut", "stream_stall", "stream_end", "stream_error", "stream_over_window"}
+)
 
 # The endpoint URL an app is given per task. Chat clients append /v1/chat/completions themselves.
 BASE_PATHS: dict[Task, str] = {
@@ -107,6 +116,18 @@ IMAGE_SIZE_RANGE = (16, 2048)
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 # The one model a "pinned_model" fault says the server serves, as `transformers serve MODEL` does.
 PINNED_MODEL = "X"
+# Where chat servers describe themselves, under the chat endpoint URL: (method, path).
+INFO_PATHS: tuple[tuple[str, str], ...] = (
+    ("GET", "/props"),
+    ("GET", "/info"),
+    ("GET", "/v1/models"),
+    ("POST", "/api/show"),
+)
+# The model a server of a `ServerKind` says it serves, and one more that vLLM lists beside it.
+SERVED_MODEL = "served/chat-model"
+OTHER_SERVED_MODEL = "other/chat-model"
+# What TGI sends inside a stream when generation fails part-way.
+GENERATION_FAILURE = "Request failed during generation: Server error: CUDA out of memory."
 
 _WORD_PIECE_LENGTH = 4
 # How many later words a "misaligned" NER reply runs each entity's span over.
@@ -309,6 +330,8 @@ class InferenceTestServer:
     and "stream_stall" hang), `estimated_time` (reported by "loading"), `ner_shape` (a key of
     `NER_REPLIES`; None picks pieces or grouped from the request's `aggregation_strategy`), `gazetteer`
     (names the NER task recognises) and `required_token` (when set, other Authorization headers get 401).
+    `server_kind` (a `ServerKind`, or None) says which chat server it describes itself as, with the
+    `context_window` and `slots` it then reports.
     """
 
     def __init__(
@@ -321,6 +344,9 @@ class InferenceTestServer:
         estimated_time: float = 0.5,
         ner_shape: NerShape | None = None,
         gazetteer: Mapping[str, str] = DEFAULT_GAZETTEER,
+        server_kind: ServerKind | None = None,
+        context_window: int = 2048,
+        slots: int = 1,
     ) -> None:
         self.required_token = required_token
         self.latency = latency
@@ -329,9 +355,15 @@ class InferenceTestServer:
         self.estimated_time = estimated_time
         self.ner_shape = ner_shape
         self.gazetteer = dict(gazetteer)
+        self.server_kind = server_kind
+        self.context_window = context_window
+        self.slots = slots
 
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._info_requests: list[str] = []
+        self._open_streams = 0
+        self._peak_streams = 0
         self._queued_faults: list[_QueuedFault] = []
         self._fault_rate: _FaultRate | None = None
         self._completion_ids = itertools.count(1)
@@ -350,8 +382,14 @@ class InferenceTestServer:
         }
         self._app = Starlette(
             routes=[
-                Route(REQUEST_PATHS[task], self._endpoint(task, handler), methods=["POST"])
-                for task, handler in handlers.items()
+                *(
+                    Route(REQUEST_PATHS[task], self._endpoint(task, handler), methods=["POST"])
+                    for task, handler in handlers.items()
+                ),
+                *(
+                    Route(BASE_PATHS["chat"] + path, self._server_info, methods=[method])
+                    for method, path in INFO_PATHS
+                ),
             ]
         )
 
@@ -451,10 +489,25 @@ class InferenceTestServer:
         """The requests received for one task, in arrival order."""
         return [request for request in self.requests if request.task == task]
 
+    @property
+    def info_requests(self) -> list[str]:
+        """The requests for the server's self-description ("GET /props", ...), in arrival order;
+        they are not among `requests`, which are inference requests only."""
+        with self._lock:
+            return list(self._info_requests)
+
+    @property
+    def peak_streams(self) -> int:
+        """The most chat streams that were open at the same moment."""
+        with self._lock:
+            return self._peak_streams
+
     def clear(self) -> None:
-        """Forget recorded requests (queued faults stay)."""
+        """Forget recorded requests and the peak of open streams (queued faults stay)."""
         with self._lock:
             self._requests.clear()
+            self._info_requests.clear()
+            self._peak_streams = self._open_streams
 
     # Faults
 
@@ -666,7 +719,7 @@ class InferenceTestServer:
         if payload.get("stream") is True:
             options = payload.get("stream_options")
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
-            chunks = self._chat_chunks(header, tokens, finish_reason, usage if include_usage else None, fault)
+            chunks = self._chat_chunks(header, tokens, finish_reason, usage, include_usage, fault)
             return StreamingResponse(chunks, media_type="text/event-stream")
         message = {"role": "assistant", "content": "".join(tokens)}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
@@ -677,24 +730,91 @@ class InferenceTestServer:
         header: dict[str, Any],
         tokens: list[str],
         finish_reason: str,
-        usage: dict[str, int] | None,
+        usage: dict[str, int],
+        include_usage: bool,
         fault: Fault | None,
     ) -> AsyncIterator[bytes]:
-        """Server-sent events as TGI and OpenAI send them; a stream fault strikes after half the tokens."""
-        chunk = {**header, "object": "chat.completion.chunk"}
-        for position, token in enumerate(tokens):
-            at_fault = fault is not None and position == len(tokens) // 2
-            if at_fault and fault == "stream_end":
-                return  # a clean close: no final chunk, no finish reason, no [DONE]
-            if at_fault and (fault == "stream_cut" or not await self._pause(self.hang_seconds)):
-                raise _StreamAborted(fault)
-            if position and not await self._pause(self.token_delay):
-                raise _StreamAborted("server stopping")
-            delta = {"role": "assistant", "content": token}
-            yield _sse({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-        final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
-        yield _sse(final if usage is None else {**final, "usage": usage})
-        yield b"data: [DONE]\n\n"
+        """Server-sent events as TGI and OpenAI send them; a stream fault strikes after half the tokens,
+        but a prompt over the window is refused before the first."""
+        with self._stream_open():
+            if fault == "stream_over_window":
+                yield _sse({"error": self._over_window_error(usage["prompt_tokens"])})
+                return
+            chunk = {**header, "object": "chat.completion.chunk"}
+            for position, token in enumerate(tokens):
+                at_fault = fault is not None and position == len(tokens) // 2
+                if at_fault and fault == "stream_end":
+                    return  # a clean close: no final chunk, no finish reason, no [DONE]
+                if at_fault and fault == "stream_error":
+                    yield _sse({"error": GENERATION_FAILURE, "error_type": "generation"})
+                    return
+                if at_fault and (fault == "stream_cut" or not await self._pause(self.hang_seconds)):
+                    raise _StreamAborted(fault)
+                if position and not await self._pause(self.token_delay):
+                    raise _StreamAborted("server stopping")
+                delta = {"role": "assistant", "content": token}
+                yield _sse({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
+            yield _sse({**final, "usage": usage} if include_usage else final)
+            yield b"data: [DONE]\n\n"
+
+    @contextlib.contextmanager
+    def _stream_open(self) -> Iterator[None]:
+        """Count a chat stream as open while its body is sent, for `peak_streams`."""
+        with self._lock:
+            self._open_streams += 1
+            self._peak_streams = max(self._peak_streams, self._open_streams)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open_streams -= 1
+
+    def _over_window_error(self, prompt_tokens: int) -> dict[str, Any]:
+        """The error event for a prompt over `context_window`: llama.cpp's older words, which name no
+        figure, or llama-cpp-python's, which name both."""
+        if self.server_kind == "llama.cpp":
+            message = "the request exceeds the available context size, try increasing it"
+            return {"code": 400, "message": message, "type": "exceed_context_size_error"}
+        message = f"Requested tokens ({prompt_tokens}) exceed context window of {self.context_window}"
+        return {"message": message, "type": "invalid_request_error"}
+
+    async def _server_info(self, request: Request) -> Response:
+        """The self-description of the configured `server_kind` at this path, or 404 as other servers
+        answer; authorized as inference requests are."""
+        path = request.url.path.removeprefix(BASE_PATHS["chat"])
+        with self._lock:
+            self._info_requests.append(f"{request.method} {path}")
+        if self.required_token is not None and (
+            request.headers.get("authorization") != f"Bearer {self.required_token}"
+        ):
+            return _error(401, INVALID_CREDENTIALS)
+        description = self._description(path, _parse_json(await request.body()))
+        if description is None:
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        return JSONResponse(description)
+
+    def _description(self, path: str, body: Any) -> dict[str, Any] | None:
+        """What the kind's own server answers at `path`, trimmed to the fields that matter here."""
+        kind, window = self.server_kind, self.context_window
+        llama_cpp_model = {"id": "tiny-chat-Q4_K_M.gguf", "object": "model", "owned_by": "llamacpp"}
+        if kind == "tgi" and path == "/info":
+            return {"model_id": SERVED_MODEL, "max_input_tokens": window, "max_total_tokens": 2 * window}
+        if kind == "vllm" and path == "/v1/models":
+            served = [(OTHER_SERVED_MODEL, 4 * window), (SERVED_MODEL, window)]
+            models = [{"id": model, "object": "model", "max_model_len": length} for model, length in served]
+            return {"object": "list", "data": models}
+        if kind == "llama.cpp" and path == "/props":
+            return {"default_generation_settings": {"n_ctx": window}, "total_slots": self.slots}
+        if kind == "llama.cpp" and path == "/v1/models":
+            # The window the model was trained with, which the server may run below.
+            return {"object": "list", "data": [{**llama_cpp_model, "meta": {"n_ctx_train": 4 * window}}]}
+        if kind == "llama.cpp-models" and path == "/v1/models":
+            return {"object": "list", "data": [{**llama_cpp_model, "meta": {"n_ctx_train": window}}]}
+        if kind == "ollama" and path == "/api/show" and _field(body, "model") == SERVED_MODEL:
+            info = {"general.architecture": "gemma2", "gemma2.context_length": window}
+            return {"parameters": 'stop "<end_of_turn>"', "model_info": info}
+        return None
 
 
 class _Uvicorn(uvicorn.Server):
@@ -732,6 +852,10 @@ def _parse_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:  # includes UnicodeDecodeError
         return None
+
+
+def _field(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
 
 
 def _requested_model(request: RecordedRequest) -> str | None:

@@ -1,6 +1,6 @@
 """Gradio chat history normalised to the messages a chat-completion server accepts."""
 
-from common.chat import build_messages, normalize_history
+from common.chat import build_messages, fold_system_message, normalize_history
 
 
 def test_string_and_part_list_contents_become_plain_strings():
@@ -42,3 +42,27 @@ def test_messages_are_system_then_history_then_user():
 
 def test_a_blank_system_message_is_left_out():
     assert build_messages("  ", [], "hi") == [{"role": "user", "content": "hi"}]
+
+
+def test_a_system_message_folds_into_the_first_user_message():
+    messages = build_messages("Be brief.", [{"role": "user", "content": "Hi"}], "And now?")
+
+    assert fold_system_message(messages) == [
+        {"role": "user", "content": "Be brief.\n\nHi"},
+        {"role": "user", "content": "And now?"},
+    ]
+
+
+def test_a_greeting_before_the_first_user_message_stays_where_it_was():
+    greeting = {"role": "assistant", "content": "Hello! Ask me anything."}
+
+    assert fold_system_message(build_messages("Be brief.", [greeting], "Hi")) == [
+        greeting,
+        {"role": "user", "content": "Be brief.\n\nHi"},
+    ]
+
+
+def test_messages_without_a_system_message_are_left_as_they_are():
+    messages = build_messages("", [], "Hi")
+
+    assert fold_system_message(messages) == [{"role": "user", "content": "Hi"}]

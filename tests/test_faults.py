@@ -280,6 +280,33 @@ def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_ap
     )
 
 
+def test_an_error_sent_inside_the_stream_keeps_the_text_and_gives_the_servers_words(chatbot_app, server):
+    server.inject("stream_error", "chat")
+
+    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
+
+    assert reply[0]["content"] == "You said: tell me a"
+    assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
+    assert reply[1]["content"] == (
+        "the chat endpoint reported an error while writing the reply (Request failed during generation: "
+        "Server error: CUDA out of memory.). This is on the server's side: try again in a moment."
+    )
+
+
+def test_a_prompt_over_the_servers_window_is_told_by_the_window_the_server_names(chatbot_app, server):
+    # The app knows no window for this endpoint (it reports none) and sent the message whole; the
+    # server answered 200, then refused it inside the stream, as llama-cpp-python's server does.
+    server.inject("stream_over_window", "chat")
+
+    message = failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat")
+
+    assert message == (
+        "the chat endpoint says the conversation is longer than the model's 2,048-token context window "
+        "(Requested tokens (1) exceed context window of 2048). Shorten it or start a new conversation."
+    )
+    assert chatbot_app.predict("hello", "", 0.7, 64, api_name="/chat") == "You said: hello (turn 1)"
+
+
 def test_a_file_that_is_not_an_image_is_refused(fault_settings, server, tmp_path):
     fake = tmp_path / "photo.jpg"
     fake.write_bytes(b"this is not an image at all")

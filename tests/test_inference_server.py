@@ -9,6 +9,9 @@ types asserted below are what app code must handle against the real service:
 - no answer within the client's `timeout` -> `InferenceTimeoutError`, but only while waiting for the
   response headers: a stream that stalls later raises the raw `httpx2.ReadTimeout`;
 - a stream dropped mid-way -> the raw `httpx2.RemoteProtocolError` while iterating;
+- an error event inside a stream that began with 200 (`data: {"error": ...}`) -> a
+  `TextGenerationError` holding the event's value while iterating: `GenerationError` for TGI's
+  `"error_type": "generation"`, `UnknownError` for one without an `error_type` (llama.cpp's, vLLM's);
 - a refused connection -> the raw `httpx2.ConnectError`;
 - a 200 with the wrong body -> whatever parsing trips on (`JSONDecodeError`, `ValueError`, `TypeError`,
   `PIL.UnidentifiedImageError`), and for a chat stream nothing at all: lines that are not `data:` events
@@ -32,14 +35,20 @@ import pytest
 from huggingface_hub import AsyncInferenceClient, InferenceClient, constants
 from huggingface_hub.errors import (
     BadRequestError,
+    GenerationError,
     HfHubHTTPError,
     InferenceTimeoutError,
     OfflineModeIsEnabled,
+    UnknownError,
 )
 from PIL import Image, UnidentifiedImageError
 
 from tests.inference_server import (
+    GENERATION_FAILURE,
+    INFO_PATHS,
     INVALID_CREDENTIALS,
+    OTHER_SERVED_MODEL,
+    SERVED_MODEL,
     InferenceTestServer,
     RecordedRequest,
     Task,
@@ -100,6 +109,9 @@ def server(shared_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
     shared_server.token_delay = 0.0
     shared_server.ner_shape = None
     shared_server.estimated_time = 0.5
+    shared_server.server_kind = None
+    shared_server.context_window = 2048
+    shared_server.slots = 1
 
 
 MakeClient = Callable[..., InferenceClient]
@@ -641,6 +653,77 @@ def test_stream_faults_wait_for_a_streamed_chat(server: InferenceTestServer, cli
         list(client("chat").chat_completion(MESSAGES, stream=True))
 
 
+def test_stream_error_is_an_error_event_after_half_the_tokens(
+    server: InferenceTestServer, client: MakeClient
+) -> None:
+    server.inject("stream_error")
+    received: list[str] = []
+
+    # huggingface_hub raises an `{"error": ..., "error_type": "generation"}` event as GenerationError.
+    with pytest.raises(GenerationError) as raised:
+        for chunk in client("chat").chat_completion(MESSAGES, stream=True):
+            received.append(chunk.choices[0].delta.content)
+
+    assert raised.value.args == (GENERATION_FAILURE,)
+    assert received == chat_tokens(REPLY)[:3]
+
+
+@pytest.mark.parametrize(
+    ("kind", "event"),
+    [
+        (
+            None,
+            {
+                "message": "Requested tokens (8) exceed context window of 2048",
+                "type": "invalid_request_error",
+            },
+        ),
+        (
+            "llama.cpp",
+            {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+            },
+        ),
+    ],
+)
+def test_stream_over_window_is_an_error_event_before_any_token(
+    server: InferenceTestServer, kind: str | None, event: dict[str, Any]
+) -> None:
+    server.server_kind = kind  # type: ignore[assignment]
+    server.inject("stream_over_window")
+    received: list[Any] = []
+
+    async def collect(client: AsyncInferenceClient) -> list[Any]:
+        async for chunk in await client.chat_completion(MESSAGES, stream=True):
+            received.append(chunk)
+        return received
+
+    # An event whose error is an object, without an `error_type`, is raised as UnknownError holding it.
+    with pytest.raises(UnknownError) as raised:
+        run_async(server, "chat", collect)
+
+    assert raised.value.args == (event,)
+    assert received == []
+
+
+def test_peak_streams_counts_chat_streams_open_at_once(server: InferenceTestServer) -> None:
+    server.token_delay = 0.05
+
+    async def three_at_once(client: AsyncInferenceClient) -> list[Any]:
+        async def reply() -> str:
+            stream = await client.chat_completion(MESSAGES, stream=True)
+            return "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+        return await asyncio.gather(reply(), reply(), reply())
+
+    assert run_async(server, "chat", three_at_once) == [REPLY] * 3
+    assert server.peak_streams == 3
+    server.clear()
+    assert server.peak_streams == 0
+
+
 def test_malformed_html_breaks_parsing_but_ends_a_stream_silently(
     server: InferenceTestServer, client: MakeClient
 ) -> None:
@@ -719,6 +802,107 @@ def test_fault_rate_is_deterministic_for_a_seed(server: InferenceTestServer, cli
     assert 200 in first and 500 in first and set(first) <= {200, 500, 429}
     server.reset_faults()
     assert client("summarize").summarization(TEXT).summary_text
+
+
+# Servers' self-descriptions
+
+
+def describe(server: InferenceTestServer, method: str, path: str) -> Any:
+    """What the server answers at one of its self-description paths: its JSON, or the status."""
+    response = httpx2.request(method, server.endpoint("chat") + path, json={"model": SERVED_MODEL})
+    return response.json() if response.status_code == 200 else response.status_code
+
+
+@pytest.mark.parametrize(
+    ("kind", "answers"),
+    [
+        (None, {}),
+        (
+            "tgi",
+            {"GET /info": {"model_id": SERVED_MODEL, "max_input_tokens": 2048, "max_total_tokens": 4096}},
+        ),
+        (
+            "vllm",
+            {
+                "GET /v1/models": {
+                    "object": "list",
+                    "data": [
+                        {"id": OTHER_SERVED_MODEL, "object": "model", "max_model_len": 8192},
+                        {"id": SERVED_MODEL, "object": "model", "max_model_len": 2048},
+                    ],
+                }
+            },
+        ),
+        (
+            "llama.cpp",
+            {
+                "GET /props": {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 1},
+                "GET /v1/models": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "tiny-chat-Q4_K_M.gguf",
+                            "object": "model",
+                            "owned_by": "llamacpp",
+                            "meta": {"n_ctx_train": 8192},
+                        }
+                    ],
+                },
+            },
+        ),
+        (
+            "llama.cpp-models",
+            {
+                "GET /v1/models": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "tiny-chat-Q4_K_M.gguf",
+                            "object": "model",
+                            "owned_by": "llamacpp",
+                            "meta": {"n_ctx_train": 2048},
+                        }
+                    ],
+                }
+            },
+        ),
+        (
+            "ollama",
+            {
+                "POST /api/show": {
+                    "parameters": 'stop "<end_of_turn>"',
+                    "model_info": {"general.architecture": "gemma2", "gemma2.context_length": 2048},
+                }
+            },
+        ),
+    ],
+)
+def test_each_server_kind_describes_itself_at_its_own_paths_only(
+    server: InferenceTestServer, kind: str | None, answers: dict[str, Any]
+) -> None:
+    server.server_kind = kind  # type: ignore[assignment]
+
+    for method, path in INFO_PATHS:
+        assert describe(server, method, path) == answers.get(f"{method} {path}", 404), f"{method} {path}"
+    assert server.info_requests == [f"{method} {path}" for method, path in INFO_PATHS]
+    assert server.requests == [], "self-descriptions are not inference requests"
+
+
+def test_ollama_describes_only_the_model_it_serves(server: InferenceTestServer) -> None:
+    server.server_kind = "ollama"
+
+    response = httpx2.post(server.endpoint("chat") + "/api/show", json={"model": "llama3.2"})
+
+    assert response.status_code == 404
+
+
+def test_self_descriptions_need_the_required_token(server: InferenceTestServer) -> None:
+    server.server_kind = "llama.cpp"
+    server.required_token = TOKEN
+    props = server.endpoint("chat") + "/props"
+
+    assert httpx2.get(props).status_code == 401
+    assert httpx2.get(props, headers={"Authorization": f"Bearer {TOKEN}"}).json()["total_slots"] == 1
 
 
 # Latency and concurrency

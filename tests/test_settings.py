@@ -102,6 +102,41 @@ def test_bad_values_are_refused_with_the_variable_named(dotenv, variables, named
         load_settings(variables, dotenv())
 
 
+def test_what_the_operator_says_of_a_chat_server_is_read_for_chat_only(dotenv):
+    settings = load_settings(
+        {"HF_API_CHAT_BASE": "http://h/c", "CHAT_CONTEXT_WINDOW": "2048"}, dotenv(CHAT_CONCURRENCY="1")
+    )
+
+    unset = load_settings({}, dotenv()).chat
+
+    assert (settings.chat.context_window, settings.chat.concurrency) == (2048, 1)
+    assert (settings.summarize.context_window, settings.summarize.concurrency) == (None, None)
+    assert (unset.context_window, unset.concurrency) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"CHAT_CONTEXT_WINDOW": "8k"}, "CHAT_CONTEXT_WINDOW must be a whole number of tokens, not '8k'."),
+        (
+            {"CHAT_CONTEXT_WINDOW": "2048.5"},
+            "CHAT_CONTEXT_WINDOW must be a whole number of tokens, not '2048.5'.",
+        ),
+        ({"CHAT_CONTEXT_WINDOW": "0"}, "CHAT_CONTEXT_WINDOW must be at least 1, not 0."),
+        (
+            {"CHAT_CONCURRENCY": "many"},
+            "CHAT_CONCURRENCY must be a whole number of replies at once, not 'many'.",
+        ),
+        ({"CHAT_CONCURRENCY": "-2"}, "CHAT_CONCURRENCY must be at least 1, not -2."),
+    ],
+)
+def test_bad_chat_server_limits_are_refused_with_what_to_write(dotenv, variables, message):
+    with pytest.raises(SettingsError) as refused:
+        load_settings(variables, dotenv())
+
+    assert str(refused.value) == message
+
+
 def test_token_is_not_in_the_repr(dotenv):
     settings = load_settings({"HF_TOKEN": "hf_secret_value"}, dotenv())
     assert "hf_secret_value" not in repr(settings)

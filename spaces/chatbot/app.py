@@ -6,7 +6,17 @@ from common.examples import text_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
-from common.ui import DELETE_CACHE, json_api, launch, ready_to_serve, sign_in_button, slider
+from common.ui import (
+    CHAT_REPLIES,
+    DELETE_CACHE,
+    chat_concurrency,
+    json_api,
+    launch,
+    ready_to_serve,
+    share_chat_queue,
+    sign_in_button,
+    slider,
+)
 
 EXAMPLES = text_examples(__file__)
 
@@ -14,6 +24,7 @@ EXAMPLES = text_examples(__file__)
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     task = ChatTask(settings)
+    replies_at_once = chat_concurrency(settings)
     # The page's picker keeps its choice as the page's session state.
     model = gr.State(task.model)
     message = gr.Textbox(
@@ -49,6 +60,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         editable=True,
         save_history=True,
         flagging_mode="never",
+        concurrency_limit=replies_at_once,
     )
     with gr.Blocks(title="Chatbot", fill_height=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("chatbot_title"))
@@ -62,7 +74,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             interactive=len(task.models) > 1,
         )
         chat.render()
-        json_api(task.chat, "chat", result="reply")
+        # Replies wait their turn in Gradio's queue, the page's and the API's alike, rather than
+        # pile up on a server that writes a few at a time.
+        share_chat_queue(chat)
+        json_api(
+            task.chat, "chat", result="reply", concurrency_limit=replies_at_once, concurrency_id=CHAT_REPLIES
+        )
 
         # Unprocessed, so an id the list lacks reaches the task, which refuses it in the visitor's language.
         # Only the page keeps the choice (in its session): programs and agents pass `model` to /chat.

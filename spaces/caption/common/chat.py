@@ -85,6 +85,22 @@ def build_messages(system_message: str, history: list[Message], user_message: st
     return [*system, *history, {"role": "user", "content": user_message}]
 
 
+def fold_system_message(messages: list[Message]) -> list[Message]:
+    """The system message as the opening of the first user message ("{system}\n\n{user}").
+
+    For chat templates with no system role: Gemma's refuses a system message, others drop it without
+    a word, and either way the model would never read its instructions.
+    """
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, rest = messages[0]["content"], messages[1:]
+    first_user = next((n for n, message in enumerate(rest) if message["role"] == "user"), None)
+    if first_user is None:
+        return [{"role": "user", "content": system}, *rest]
+    folded: Message = {"role": "user", "content": f"{system}\n\n{rest[first_user]['content']}"}
+    return [*rest[:first_user], folded, *rest[first_user + 1 :]]
+
+
 TokenCounter = Callable[[list[Message]], Awaitable[int]]
 """Tokens a list of messages takes in the prompt: a chat backend's `count_tokens`."""
 

@@ -74,6 +74,10 @@ class TaskSettings:
     endpoint_url: str | None
     provider: str
     timeout: float
+    # Chat only, and only for an endpoint URL: what the operator says of the server, which wins over
+    # what the server reports of itself (CHAT_CONTEXT_WINDOW, CHAT_CONCURRENCY).
+    context_window: int | None = None
+    concurrency: int | None = None
 
     @property
     def target(self) -> str:
@@ -146,6 +150,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
     provider_override = get("HF_PROVIDER")
 
     token = get("HF_TOKEN", "HF_API_KEY")
+    chat_limits = {
+        "context_window": _parse_count("CHAT_CONTEXT_WINDOW", get("CHAT_CONTEXT_WINDOW"), "tokens"),
+        "concurrency": _parse_count("CHAT_CONCURRENCY", get("CHAT_CONCURRENCY"), "replies at once"),
+    }
     tasks = {}
     for task in TASKS:
         endpoint_url = _parse_url(ENDPOINT_VARIABLES[task], get(*ENDPOINT_VARIABLES[task]))
@@ -159,6 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             endpoint_url=endpoint_url,
             provider=provider_override or DEFAULT_PROVIDERS[task],
             timeout=timeout_override or DEFAULT_TIMEOUTS[task],
+            **(chat_limits if task == "chat" else {}),
         )
     return Settings(token=token, backend=backend, **tasks)  # type: ignore[arg-type]
 
@@ -173,6 +182,19 @@ def _parse_timeout(raw: str | None) -> float | None:
     if not 0 < seconds <= 3600:
         raise SettingsError(f"INFERENCE_TIMEOUT must be between 0 and 3600 seconds, not {raw}.")
     return seconds
+
+
+def _parse_count(name: str, raw: str | None, unit: str) -> int | None:
+    """A positive whole number of `unit`, or None when the variable is not set."""
+    if raw is None:
+        return None
+    try:
+        count = int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a whole number of {unit}, not {raw!r}.") from error
+    if count < 1:
+        raise SettingsError(f"{name} must be at least 1, not {raw}.")
+    return count
 
 
 def _parse_url(names: tuple[str, ...], raw: str | None) -> str | None:

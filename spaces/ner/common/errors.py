@@ -96,6 +96,20 @@ class InputRejectedError(InferenceError):
     key = "error_input_rejected"
 
 
+class ContextWindowExceededError(InputRejectedError):
+    """The server refused the prompt as longer than the model's context window of `window` tokens:
+    the conversation must get shorter, whatever the input's own words."""
+
+    key = "error_over_window"
+
+    def __init__(self, where: str, detail: Detail, window: int) -> None:
+        self.window = window
+        super().__init__(where, detail)
+
+    def fields(self, language: str | None) -> dict[str, Any]:
+        return {**super().fields(language), "window": self.window}
+
+
 class ModelRejectedError(InputRejectedError):
     """A request refused for the model it names, such as a server started for one model only:
     the fix is the model setting, not the visitor's input."""
@@ -137,6 +151,14 @@ class StreamEndedEarlyError(StreamInterruptedError):
     """The stream closed cleanly but never said the reply was finished (no finish reason)."""
 
     key = "error_stream_ended"
+
+
+class ReplyFailedError(StreamInterruptedError):
+    """The server answered 200, then sent an error event inside the stream (llama.cpp, vLLM and TGI
+    do); `detail` holds its own words."""
+
+    key = "error_reply_failed"
+    note_key = "note_reply_failed"
 
 
 class ReplyAtTokenLimitError(StreamInterruptedError):

@@ -9,9 +9,10 @@ by serve-all. A mounted demo gets exactly the protections of a launched one (`mo
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import gradio as gr
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from gradio.i18n import I18nData
 from gradio.utils import get_space
 
 from common.api_info import name_json_result, publish_api_info
+from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
 from common.i18n import i18n
@@ -26,11 +28,20 @@ from common.mcp_results import serve_tool_results_as_json
 from common.settings import Settings, Task
 from common.validation import Range
 
+logger = logging.getLogger("common")
+
 # Remote calls wait on the network, not the CPU: many can be in flight at once. Gradio's default
 # of one per event would make every visitor wait for the previous one.
 REMOTE_CONCURRENCY = 64
 # An in-process model uses the whole CPU or GPU; running two at once only makes both slower.
 LOCAL_CONCURRENCY = 1
+# A self-hosted chat server that does not say how many replies it runs at once may run one (llama.cpp
+# and Ollama start with few slots): a few at a time keep it busy, the rest wait in Gradio's queue,
+# where they see their place, instead of piling up on the server past its timeouts.
+ENDPOINT_CHAT_CONCURRENCY = 4
+# The Gradio queue group of every event that writes a chat reply: the page's and the API's take
+# turns for the same slots of the server.
+CHAT_REPLIES = "chat_replies"
 # Beyond this many waiting requests new ones are refused at once instead of queueing for minutes.
 QUEUE_MAX_SIZE = 256
 MAX_UPLOAD_SIZE = "25mb"
@@ -87,7 +98,8 @@ def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Bloc
     serve_tool_results_as_json()
     remote = all(settings.backend_for(task) == "remote" for task in tasks)
     # The queue runs at most `max_threads` events at once (40 by default), whatever the limits.
-    demo.max_threads = max(demo.max_threads, REMOTE_CONCURRENCY)
+    own_limits = [fn.concurrency_limit for fn in demo.fns.values() if isinstance(fn.concurrency_limit, int)]
+    demo.max_threads = max(demo.max_threads, REMOTE_CONCURRENCY, *own_limits)
     # Gradio rebuilds a summary of up to 10,000 past events after every event by default, which
     # costs about 11 ms per request once the history is full; an operator's own value wins.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_SUMMARY_EVERY)
@@ -95,6 +107,40 @@ def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Bloc
         default_concurrency_limit=REMOTE_CONCURRENCY if remote else LOCAL_CONCURRENCY,
         max_size=QUEUE_MAX_SIZE,
     )
+
+
+def chat_concurrency(settings: Settings) -> int:
+    """How many chat replies run at once: one in-process; through providers, as many as other remote
+    calls; for an endpoint URL, CHAT_CONCURRENCY, else the slots the server reports (llama.cpp's
+    `/props`, asked now, once), else `ENDPOINT_CHAT_CONCURRENCY`."""
+    endpoint_url = settings.chat.endpoint_url
+    if settings.backend_for("chat") == "local":
+        return LOCAL_CONCURRENCY
+    if endpoint_url is None:
+        return REMOTE_CONCURRENCY
+    if settings.chat.concurrency:
+        return settings.chat.concurrency
+    slots = slots_reported(endpoint_url, settings.token)
+    if slots is None:
+        logger.warning(
+            "%s did not report its slots (GET /props): %d chat replies run at once; set CHAT_CONCURRENCY "
+            "to change that",
+            endpoint_url,
+            ENDPOINT_CHAT_CONCURRENCY,
+        )
+    return slots or ENDPOINT_CHAT_CONCURRENCY
+
+
+def share_chat_queue(chat: gr.ChatInterface) -> None:
+    """Put the events of `chat` that write a reply (send, retry, edit, an example) in the queue group
+    `CHAT_REPLIES`, where the `/chat` endpoint is too: one limit for every reply the server writes.
+
+    Those are the events `gr.ChatInterface` gave its own `concurrency_limit`; it offers no
+    `concurrency_id`, so the group is set on them once the interface is built.
+    """
+    for block_fn in chat.fns.values():
+        if block_fn.concurrency_limit != "default":
+            block_fn.concurrency_id = CHAT_REPLIES
 
 
 def served_options(mcp_server: bool) -> dict[str, Any]:
@@ -178,10 +224,16 @@ def api_endpoint(
     gr.on(triggers=[], fn=fn, inputs=list(inputs), outputs=list(outputs), api_name=api_name)
 
 
-def json_api(fn: Callable[..., Any], api_name: str, result: str) -> None:
+def json_api(
+    fn: Callable[..., Any],
+    api_name: str,
+    result: str,
+    concurrency_limit: int | Literal["default"] = "default",
+    concurrency_id: str | None = None,
+) -> None:
     """An endpoint that takes and returns JSON as `fn` declares it (`gr.api`), its result named
-    `result` in the API description."""
-    gr.api(fn, api_name=api_name)
+    `result` in the API description, queued as `gr.api` queues it."""
+    gr.api(fn, api_name=api_name, concurrency_limit=concurrency_limit, concurrency_id=concurrency_id)
     root = gr.context.Context.root_block
     assert root is not None, "json_api is called while a gr.Blocks is being built"
     block_fn = next(block_fn for block_fn in root.fns.values() if block_fn.api_name == api_name)

@@ -24,6 +24,7 @@ from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGe
 from PIL import Image, UnidentifiedImageError
 
 from common.backends.base import ImageRequest, StepCallback, Token
+from common.backends.endpoint_info import ASKED_FOR_WINDOW, context_window_reported
 from common.chat import Message
 from common.chat_models import PROVIDER_CHAT_MODELS
 from common.errors import (
@@ -31,6 +32,7 @@ from common.errors import (
     BackendFailureError,
     BackendTimeoutError,
     BackendUnreachableError,
+    ContextWindowExceededError,
     InferenceError,
     InputRejectedError,
     MalformedReplyError,
@@ -40,6 +42,7 @@ from common.errors import (
     Phrase,
     RateLimitError,
     ReplyAtTokenLimitError,
+    ReplyFailedError,
     StreamEndedEarlyError,
     StreamInterruptedError,
     UnsupportedModelError,
@@ -62,12 +65,28 @@ RETRY_DELAY = 1.0
 CHARS_PER_TOKEN_ESTIMATE = 3
 REMOTE_SUMMARY_INPUT_TOKENS = 1024
 REMOTE_CONTEXT_WINDOW = 8192
+# An endpoint that did not say its window is asked again after this many seconds, not on every
+# message: it may have been starting up.
+WINDOW_ASK_AGAIN_AFTER = 60.0
 LIBRARY_ERRORS = (HfHubHTTPError, InferenceTimeoutError, httpx2.HTTPError, ValueError, UnidentifiedImageError)
 # Where servers put the reason for a failure in a JSON body: huggingface_hub's and TGI's `error`,
 # FastAPI's `detail` (transformers serve), vLLM's and OpenAI's `message`.
 REASON_KEYS = ("error", "detail", "message")
 # A server's reason may name an internal address; the operator's log keeps it, visitors do not.
 ADDRESS = re.compile(r"\bhttps?://\S+")
+# How servers say a prompt is over the context window: llama-cpp-python ("Requested tokens (2564)
+# exceed context window of 2048"), llama.cpp ("request (2564 tokens) exceeds the available context
+# size (2048 tokens)"), vLLM and OpenAI ("This model's maximum context length is 2048 tokens",
+# "longer than the maximum model length of 2048"), TGI ("`inputs` tokens + `max_new_tokens` must be
+# <= 2048", "`inputs` must have less than 2048 tokens"). Each group is the window, where it is named.
+OVER_WINDOW = re.compile(
+    r"context window of (\d+)|context (?:window|length|size)(?: \((\d+) tokens\))?"
+    r"|maximum context length is (\d+)|maximum model length of (\d+)"
+    r"|tokens \+ `max_new_tokens` must be <= (\d+)|must have less than (\d+) tokens",
+    re.IGNORECASE,
+)
+# The same, as OpenAI's error code and llama.cpp's error type say it.
+OVER_WINDOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
 
 
 # How visitors' messages name a self-hosted endpoint: by its task, never by its address.
@@ -158,11 +177,15 @@ class RemoteBackend:
         raise AssertionError("unreachable: the loop either returns or raises")
 
     def translate(self, error: Exception, token: str | None) -> InferenceError:
-        """The failure to show a visitor; the operator's log keeps the library's own words and the
-        address they came from, without `token`, the one the request carried, should a server echo it."""
+        """The failure to show a visitor, logged first (`log_failure`)."""
+        self.log_failure(error, token)
+        return translate_error(error, self.config, token)
+
+    def log_failure(self, error: Exception, token: str | None) -> None:
+        """The operator's log keeps the library's own words and the address they came from, without
+        `token`, the one the request carried, should a server echo it."""
         words = _short(_without_token(str(error), token), 500)
         logger.warning("%s at %s: %s", type(error).__name__, self.config.target, words)
-        return translate_error(error, self.config, token)
 
 
 def retry_delay(failure: InferenceError, attempt: int) -> float | None:
@@ -384,12 +407,39 @@ class RemoteImageGenerator(RemoteBackend):
 
 
 class RemoteChat(RemoteBackend):
+    def __init__(self, config: TaskSettings, token: str | None) -> None:
+        super().__init__(config, token)
+        self._reported_window: int | None = None
+        self._ask_again_at = 0.0
+
     async def context_window(self) -> int:
-        # Through providers, the window the offered models are served with. An endpoint's window (or
-        # another model's) is not advertised; most current instruct models take at least this.
-        if self.config.endpoint_url:
-            return REMOTE_CONTEXT_WINDOW
-        return PROVIDER_CHAT_MODELS.get(self.config.model, REMOTE_CONTEXT_WINDOW)
+        """Through providers, the window the offered models are served with. An endpoint's is
+        CHAT_CONTEXT_WINDOW where the operator set it (a server may report more than it runs with),
+        else what the server reports, else a window most current instruct models take."""
+        if not self.config.endpoint_url:
+            return PROVIDER_CHAT_MODELS.get(self.config.model, REMOTE_CONTEXT_WINDOW)
+        return self.config.context_window or await self._window_reported() or REMOTE_CONTEXT_WINDOW
+
+    async def _window_reported(self) -> int | None:
+        """The endpoint's own figure, asked for once and kept; a server that did not give one is
+        asked again a minute later, not on every message. Visitors who start at the same moment may
+        each ask: the answers agree, and asking costs a few milliseconds."""
+        endpoint_url = self.config.endpoint_url
+        if endpoint_url is None or self._reported_window or time.monotonic() < self._ask_again_at:
+            return self._reported_window
+        self._reported_window = await context_window_reported(endpoint_url, self.config.model, self._token)
+        if self._reported_window:
+            logger.info("%s reports a context window of %d tokens", endpoint_url, self._reported_window)
+        else:
+            self._ask_again_at = time.monotonic() + WINDOW_ASK_AGAIN_AFTER
+            logger.warning(
+                "%s did not report its context window (%s): conversations are cut to %d tokens; "
+                "set CHAT_CONTEXT_WINDOW to the server's window",
+                endpoint_url,
+                ASKED_FOR_WINDOW,
+                REMOTE_CONTEXT_WINDOW,
+            )
+        return self._reported_window
 
     async def count_tokens(self, messages: list[Message]) -> int:
         # A few tokens per message for the role markers of chat templates.
@@ -426,6 +476,10 @@ class RemoteChat(RemoteBackend):
                     if chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
                     finish_reason = chunk.choices[0].finish_reason or finish_reason
+            # huggingface_hub raises an error event of the stream (`{"error": ...}`) as a
+            # TextGenerationError holding the event's value; chat completions raise it for nothing else.
+            except TextGenerationError as error:
+                raise self._error_event(error, client.token) from error
             except LIBRARY_ERRORS as error:
                 failure = self.translate(error, client.token)
                 if isinstance(failure, BackendTimeoutError):
@@ -439,6 +493,34 @@ class RemoteChat(RemoteBackend):
                 raise StreamEndedEarlyError(self.where, phrase("detail_no_finish_reason"))
             if finish_reason == "length":
                 raise ReplyAtTokenLimitError(self.where, max_tokens)
+
+    def _error_event(self, error: TextGenerationError, token: str | None) -> InferenceError:
+        """The failure for an error the server sent inside a stream it began with 200, in its words.
+
+        A prompt over the context window is the conversation's length, not the server's fault: the
+        visitor is told the window, as the server names it or as this app knows it, and to shorten.
+        """
+        self.log_failure(error, token)
+        event = error.args[0] if error.args else None
+        reason = ADDRESS.sub("<URL>", _without_token(_reason(event) or str(error), token))
+        window = _window_named(event, reason) or self.config.context_window or self._reported_window
+        if window and _over_window(event, reason):
+            return ContextWindowExceededError(self.where, _short(reason), window)
+        return ReplyFailedError(self.where, _short(reason))
+
+
+def _over_window(event: Any, reason: str) -> bool:
+    """Whether an error event says the prompt is over the context window, in words or by its code."""
+    codes = {event.get("code"), event.get("type")} if isinstance(event, dict) else set()
+    return OVER_WINDOW.search(reason) is not None or not OVER_WINDOW_CODES.isdisjoint(codes)
+
+
+def _window_named(event: Any, reason: str) -> int | None:
+    """The context window an error event names: llama.cpp's `n_ctx` field, or a figure in its words."""
+    if isinstance(event, dict) and isinstance(event.get("n_ctx"), int) and event["n_ctx"] > 0:
+        return event["n_ctx"]
+    figures = [figure for match in OVER_WINDOW.finditer(reason) for figure in match.groups() if figure]
+    return int(figures[0]) if figures else None
 
 
 def _require_text(value: object, where: str, field: str) -> str:

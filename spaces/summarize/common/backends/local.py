@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from common.backends.base import ImageRequest, StepCallback, Token
-from common.chat import Message
+from common.chat import Message, fold_system_message
 from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError, phrase
 from common.images import EncodedImage
 from common.settings import TaskSettings
@@ -32,6 +32,8 @@ T = TypeVar("T")
 STREAM_TOKEN_TIMEOUT = 120.0
 CAPTION_MAX_TOKENS = 40
 FAILED_LOAD_MEMORY = 60.0
+# Text no chat template writes by itself: a rendered prompt that lacks it dropped the system message.
+SYSTEM_PROBE = "System message probe 7f3a"
 
 
 @dataclass(frozen=True)
@@ -259,21 +261,50 @@ class LocalImageGenerator(LocalBackend):
         return await self.run(work)
 
 
+@dataclass(frozen=True)
+class ChatModel:
+    """A loaded chat model, with whether its chat template has a system role."""
+
+    tokenizer: Any
+    model: Any
+    takes_system: bool
+
+    def prompt_messages(self, messages: list[Message]) -> list[Message]:
+        """The messages as the template can render them: without a system role, the system message
+        opens the first user message instead of vanishing."""
+        return messages if self.takes_system else fold_system_message(messages)
+
+
+def takes_system_message(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template renders a system message: Gemma's raises, others leave
+    it out of the prompt without a word."""
+    from jinja2.exceptions import TemplateError
+
+    probe = [{"role": "system", "content": SYSTEM_PROBE}, {"role": "user", "content": "Hello"}]
+    try:
+        prompt = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    except TemplateError:
+        return False
+    return SYSTEM_PROBE in prompt
+
+
 class LocalChat(LocalBackend):
-    def load(self) -> tuple[Any, Any]:
+    def load(self) -> ChatModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = pick_device()
         tokenizer = AutoTokenizer.from_pretrained(self.config.model)
         model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=device.dtype)
-        return tokenizer, model.to(device.name).eval()
+        return ChatModel(tokenizer, model.to(device.name).eval(), takes_system_message(tokenizer))
 
     async def context_window(self) -> int:
-        return await self.run(lambda loaded: input_limit(*loaded))
+        return await self.run(lambda loaded: input_limit(loaded.tokenizer, loaded.model))
 
     async def count_tokens(self, messages: list[Message]) -> int:
-        def count(loaded: tuple[Any, Any]) -> int:
-            prompt = loaded[0].apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+        def count(loaded: ChatModel) -> int:
+            prompt = loaded.tokenizer.apply_chat_template(
+                loaded.prompt_messages(messages), add_generation_prompt=True, return_dict=True
+            )
             return len(prompt["input_ids"])
 
         return await self.run(count)
@@ -287,13 +318,15 @@ class LocalChat(LocalBackend):
         next token instead of letting the model run to `max_tokens` for nobody.
         """
 
-        def prepare(loaded: tuple[Any, Any]) -> tuple[Any, Any, Any]:
+        def prepare(loaded: ChatModel) -> tuple[Any, Any, Any]:
             # Templating a long conversation takes a while: in the worker, not on the event loop.
-            tokenizer, model = loaded
-            prompt = tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            prompt = loaded.tokenizer.apply_chat_template(
+                loaded.prompt_messages(messages),
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
             )
-            return tokenizer, model, prompt.to(model.device)
+            return loaded.tokenizer, loaded.model, prompt.to(loaded.model.device)
 
         tokenizer, model, inputs = await self.run(prepare)
         from transformers import StoppingCriteria, TextIteratorStreamer
