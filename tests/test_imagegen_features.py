@@ -100,7 +100,11 @@ def test_a_remote_batch_is_painted_concurrently(remote_app, server):
 
 @pytest.mark.parametrize(
     ("num_images", "expected"),
-    [(0, "less than minimum value 1"), (5, "greater than maximum value 4"), (1.5, "must be a whole number")],
+    [
+        (0, "num_images must be between 1 and 4, not 0."),
+        (5, "num_images must be between 1 and 4, not 5."),
+        (1.5, "must be a whole number"),
+    ],
 )
 def test_a_batch_size_out_of_range_is_refused(remote_app, server, num_images, expected):
     with pytest.raises(AppError, match=expected):

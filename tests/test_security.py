@@ -460,6 +460,30 @@ def test_over_mcp_an_image_comes_as_a_data_url_never_a_url_to_fetch(apps, public
     assert received == []
 
 
+async def mcp_call(url: str, tool: str, arguments: dict[str, Any]) -> Any:
+    async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
+        await session.initialize()
+        return await session.call_tool(tool, arguments)
+
+
+@pytest.mark.parametrize("target", ["secret", "fifo", "missing"])
+def test_an_mcp_argument_cannot_name_a_server_file(apps, server, server_files, target):
+    """Gradio's MCP server hands arguments to a client that uploads every file they name from the
+    server's disk: a chat history carrying file data would copy the secret, or hang on the FIFO."""
+    path = str(server_files.get(target, server_files["secret"].parent / "no-such-file"))
+    named = {"path": path, "meta": {"_type": "gradio.FileData"}}
+    history = [{"role": "user", "content": "hi", "attachment": named}]
+    url = f"{apps['chatbot'].rstrip('/')}/gradio_api/mcp/"
+
+    result = asyncio.run(mcp_call(url, "chat", {"message": "hi", "history": history}))
+
+    assert result.isError
+    assert "Arguments cannot name files on the server" in result.content[0].text
+    assert "Errno" not in result.content[0].text and path not in result.content[0].text
+    assert not any(Path(get_upload_folder()).rglob(Path(path).name))
+    assert server.requests_for("chat") == []
+
+
 def open_descriptors_on(folder: Path) -> int:
     """How many of this process's file descriptors are open on `folder` (the apps run in-process)."""
     count = 0

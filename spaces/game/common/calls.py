@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -73,6 +74,7 @@ def checked_call(block_fn: BlockFunction, values: list[Any], parameters: list[di
     """The call's values, with each null that stands for a default replaced by it; too few values,
     or a value whose JSON type the parameter does not take, are refused."""
     needed = len(block_fn.inputs)
+    values = _with_omitted_defaults(block_fn, values, parameters)
     if len(values) < needed:
         if parameters:
             names = ", ".join(parameter["parameter_name"] for parameter in parameters)
@@ -96,6 +98,18 @@ def checked_call(block_fn: BlockFunction, values: list[Any], parameters: list[di
     return checked
 
 
+def _with_omitted_defaults(
+    block_fn: BlockFunction, values: list[Any], parameters: list[dict[str, Any]]
+) -> list[Any]:
+    """The values, with trailing parameters the caller left out given their defaults, as the API
+    description promises: for documented endpoints whose every input is a described parameter."""
+    missing = parameters[len(values) :]
+    documented = block_fn.api_visibility == "public" and len(parameters) == len(block_fn.inputs)
+    if not documented or not all(parameter["parameter_has_default"] for parameter in missing):
+        return values
+    return [*values, *(parameter["parameter_default"] for parameter in missing)]
+
+
 def check_file(name: str, value: Any) -> None:
     """A file value is FileData naming a file this app received, or null; the path is never
     repeated, so the answer does not tell which server files exist."""
@@ -111,11 +125,28 @@ def check_file(name: str, value: Any) -> None:
 def check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
     kinds = json_kinds(schema)
     if not kinds or any(_is_kind(value, kind) for kind in kinds):
+        check_bounds(name, value, schema)
         return
     if value is None and kinds & MAY_BE_MISSING:
         return
     expected = next(kind for kind in KIND_KEYS if kind in kinds)
     raise user_error("call_wrong_type", name=name, expected=text(KIND_KEYS[expected]), value=shown(value))
+
+
+def check_bounds(name: str, value: Any, schema: dict[str, Any]) -> None:
+    """A number within the schema's `minimum` and `maximum` (a slider's range), said in the caller's
+    language before Gradio's slider says it in English."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise user_error("input_not_finite", name=name) from None
+    if not math.isfinite(number):
+        raise user_error("input_not_finite", name=name)
+    minimum, maximum = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+    if not minimum <= number <= maximum:
+        raise user_error("input_out_of_range", name=name, minimum=minimum, maximum=maximum, value=number)
 
 
 def json_kinds(schema: dict[str, Any]) -> set[str]:

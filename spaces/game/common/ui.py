@@ -24,7 +24,7 @@ from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
 from common.i18n import i18n
-from common.mcp_results import serve_tool_results_as_json
+from common.mcp_tools import adapt_mcp_tools
 from common.settings import Settings, Task
 from common.validation import Range
 
@@ -90,12 +90,13 @@ def slider(label: str | I18nData, allowed: Range, info: str | I18nData | None = 
 def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Blocks:
     """Finish a built demo: size its queue for where its tasks run, let it hold only files it
     received (`common.components`), describe its API as its functions declare it
-    (`common.api_info`), refuse malformed calls clearly (`common.calls`) and give agents JSON and
-    images (`common.mcp_results`). Returns the demo for chaining."""
+    (`common.api_info`), refuse malformed calls clearly (`common.calls`) and keep MCP tools to
+    the arguments they declare and results an agent can read (`common.mcp_tools`). Returns the demo
+    for chaining."""
     hold_only_received_files()
     publish_api_info(demo)
     refuse_malformed_calls(demo)
-    serve_tool_results_as_json()
+    adapt_mcp_tools()
     remote = all(settings.backend_for(task) == "remote" for task in tasks)
     # The queue runs at most `max_threads` events at once (40 by default), whatever the limits.
     own_limits = [fn.concurrency_limit for fn in demo.fns.values() if isinstance(fn.concurrency_limit, int)]

@@ -64,7 +64,10 @@ def check_float(value: object, *, name: str, allowed: Range) -> float:
 def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise user_error("input_not_number", name=name, value=repr(value))
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise user_error("input_not_finite", name=name) from None
     if not math.isfinite(number):
         raise user_error("input_not_finite", name=name)
     return number
