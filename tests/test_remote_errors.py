@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import gradio as gr
 import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import hf_raise_for_status
 
 from common.backends.remote import RemoteBackend, translate_error
-from common.errors import ModelRejectedError
+from common.errors import InputRejectedError, ModelRejectedError
 from common.settings import TaskSettings
+from common.tasks.ner import NerTask
 from tests.harness import settings_from
 
 TOKEN = "hf_remote_errors_secret_0123456789"
@@ -166,3 +168,26 @@ def test_the_visitors_error_keeps_the_librarys_as_its_cause():
     with pytest.raises(ModelRejectedError) as caught:
         asyncio.run(RemoteBackend(CHAT_ENDPOINT, TOKEN).call(refused))
     assert caught.value.__cause__ is error
+
+
+def test_the_task_keeps_the_failure_as_the_cause_of_the_message_it_shows(monkeypatch):
+    task = NerTask(settings_from({"HF_API_NER_BASE": PRIVATE_URL, "HF_TOKEN": TOKEN}))
+    error = http_error(400, json={"error": "inputs must not be empty"})
+
+    async def refused(_client: object) -> None:
+        raise error
+
+    monkeypatch.setattr(
+        task.backend, "classify_tokens", lambda _text, token: task.backend.call(refused, token)
+    )
+    with pytest.raises(gr.Error) as caught:
+        asyncio.run(task.analyse("Andrew lives in Paris"))
+
+    # The chain is for the operator's debugger; Gradio prints no traceback of it and shows the message only.
+    assert caught.value.message == (
+        "the entity recognition endpoint rejected the input (HTTP 400: inputs must not be empty). "
+        "Shorten or change the input and try again."
+    )
+    assert caught.value.print_exception is False
+    assert isinstance(caught.value.__cause__, InputRejectedError)
+    assert caught.value.__cause__.__cause__ is error

@@ -113,7 +113,7 @@ class ChatTask:
                 backend, system_message, normalize_history(history), message, max_tokens
             )
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
         stream = backend.stream_reply(
             messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
         )
@@ -124,7 +124,7 @@ class ChatTask:
                 yield reply
         except StreamInterruptedError as error:
             if not reply:
-                raise backend_error(error) from None
+                raise backend_error(error) from error
             report(error)
             yield [  # the visitor keeps the text that arrived, with a note the model will not see
                 {"role": "assistant", "content": reply},
@@ -135,7 +135,7 @@ class ChatTask:
                 },
             ]
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
         finally:
             await stream.aclose()
         if not reply:

@@ -34,7 +34,7 @@ class CaptionTask:
         try:
             caption = await self.backend.caption(upload, visitor_token(oauth_token))
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
         if not caption:
             raise user_error("caption_empty")
         return caption

@@ -89,7 +89,7 @@ class ImageGenTask:
         try:
             return await self.backend.generate(request, on_step, token)
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
 
     async def generate(
         self,

@@ -80,7 +80,7 @@ class NerTask:
         try:
             reply = await self.backend.classify_tokens(text, token)
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
         return Analysis(text, tuple(merge_entities(text, reply)))
 
     async def ner(

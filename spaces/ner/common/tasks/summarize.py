@@ -121,7 +121,7 @@ class SummarizeTask:
         try:
             return await self._map_reduce(text, min_length, max_length, progress, token)
         except InferenceError as error:
-            raise backend_error(error) from None
+            raise backend_error(error) from error
 
     async def _map_reduce(
         self, text: str, min_length: int, max_length: int, progress: gr.Progress | None, token: Token
