@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Literal, get_args
@@ -156,6 +156,8 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     body: bytes
+    fault: Fault | None = None
+    """The fault the server injected into its answer, if any (queued, or drawn by `fault_rate`)."""
 
 
 @dataclass
@@ -582,11 +584,11 @@ class InferenceTestServer:
                 task == "chat" and isinstance(recorded.json, dict) and recorded.json.get("stream") is True
             )
             with self._lock:
-                self._requests.append(recorded)
                 authorized = self.required_token is None or (
                     recorded.headers.get("authorization") == f"Bearer {self.required_token}"
                 )
                 fault = self._take_fault(task, streaming) if authorized else None
+                self._requests.append(replace(recorded, fault=fault))
             await self._pause(self.latency)
             if not authorized:
                 return _error(401, INVALID_CREDENTIALS)
