@@ -25,6 +25,7 @@ from gradio.context import LocalContext
 from common.components import check_held_file
 from common.errors import user_error
 from common.i18n import text
+from common.validation import Range, check_float
 
 # Components whose values are plain JSON, checked against their schema.
 JSON_COMPONENTS = (Api, Checkbox, Dropdown, Number, Slider, Textbox)
@@ -138,15 +139,8 @@ def check_bounds(name: str, value: Any, schema: dict[str, Any]) -> None:
     language before Gradio's slider says it in English."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    try:
-        number = float(value)
-    except OverflowError:  # an integer of hundreds of digits
-        raise user_error("input_not_finite", name=name) from None
-    if not math.isfinite(number):
-        raise user_error("input_not_finite", name=name)
-    minimum, maximum = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
-    if not minimum <= number <= maximum:
-        raise user_error("input_out_of_range", name=name, minimum=minimum, maximum=maximum, value=number)
+    minimum = schema.get("minimum", -math.inf)
+    check_float(value, name=name, allowed=Range(minimum, schema.get("maximum", math.inf), default=minimum))
 
 
 def json_kinds(schema: dict[str, Any]) -> set[str]:

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from gradio.i18n import I18nData
 from gradio.utils import get_space
 
-from common.api_info import name_json_result, publish_api_info
+from common.api_info import block_fn_named, name_json_result, publish_api_info
 from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
@@ -237,5 +237,6 @@ def json_api(
     gr.api(fn, api_name=api_name, concurrency_limit=concurrency_limit, concurrency_id=concurrency_id)
     root = gr.context.Context.root_block
     assert root is not None, "json_api is called while a gr.Blocks is being built"
-    block_fn = next(block_fn for block_fn in root.fns.values() if block_fn.api_name == api_name)
+    block_fn = block_fn_named(root, api_name)
+    assert block_fn is not None, f"gr.api registered {api_name}"
     name_json_result(block_fn, result)

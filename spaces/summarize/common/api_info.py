@@ -40,7 +40,7 @@ def publish_api_info(demo: gr.Blocks) -> None:
     def get_api_info(all_endpoints: bool = False, page: str | None = None) -> dict[str, Any]:
         info = copy.deepcopy(describe(all_endpoints=all_endpoints, page=page))
         for api_name, endpoint in info["named_endpoints"].items():
-            block_fn = _block_fn(demo, api_name)
+            block_fn = block_fn_named(demo, api_name)
             if block_fn is not None and block_fn.fn is not None:
                 _describe_parameters(endpoint["parameters"], block_fn)
                 _describe_json_returns(endpoint["returns"], block_fn)
@@ -78,8 +78,9 @@ def yielded_type(annotation: Any) -> Any:
     return annotation
 
 
-def _block_fn(demo: gr.Blocks, api_name: str) -> BlockFunction | None:
-    return next((fn for fn in demo.fns.values() if fn.api_name == api_name.lstrip("/")), None)
+def block_fn_named(blocks: gr.Blocks, api_name: str) -> BlockFunction | None:
+    """The event of `blocks` served as `api_name` ("entities" or "/entities")."""
+    return next((fn for fn in blocks.fns.values() if fn.api_name == api_name.lstrip("/")), None)
 
 
 def _describe_parameters(parameters: list[dict[str, Any]], block_fn: BlockFunction) -> None:
