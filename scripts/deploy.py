@@ -2,6 +2,7 @@
 
     python scripts/deploy.py summarize ner --owner OWNER [--private] [--hardware FLAVOR]
     python scripts/deploy.py --all [--owner OWNER] [--dry-run]
+    python scripts/deploy.py imagegen --hardware zero-a10g     # the models run in the Space, on ZeroGPU
 
 The vendored `common/` copies are synced first, so a Space always runs the root `common/`. Each
 Space then holds exactly its folder, less local clutter (`.env` files, caches, Gradio's temp and
@@ -12,13 +13,20 @@ Two tokens, from the environment or `.env`, neither ever printed: the deployer's
 token allowed only to call Inference Providers, becomes each Space's `HF_TOKEN` secret, so what every
 visitor, API caller and MCP agent of the Space spends can do nothing else. Without it the secret is
 left as it is.
+
+On ZeroGPU hardware (`zero-a10g`) the models run inside the Space: its `requirements.txt` gets the
+pins of `requirements-local.txt` (torch, transformers, diffusers, `spaces`) and the Space the
+variable `INFERENCE_BACKEND=local`; model calls then run under `@spaces.GPU`.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +66,10 @@ IGNORED = (
 # one space, and the others are still worth trying.
 HUB_ERRORS = (HfHubHTTPError, LocalTokenNotFoundError, httpx2.TransportError)
 SECRET_NAME = "HF_TOKEN"
+LOCAL_REQUIREMENTS = ROOT / "requirements-local.txt"
+# The hardware whose GPU is lent per call through `@spaces.GPU`: free for the Space, so the models
+# run in it rather than on inference providers.
+ZERO_GPU = SpaceHardware.ZERO_A10G
 SPACE_TOKEN_VARIABLE = "HF_SPACE_TOKEN"
 SPACE_TOKEN_HOW_TO = (
     f"To set it, create a fine-grained token at https://huggingface.co/settings/tokens with only "
@@ -75,6 +87,8 @@ class Hub(Protocol):
     def add_space_secret(self, repo_id: str, key: str, value: str) -> object: ...
 
     def request_space_hardware(self, repo_id: str, hardware: SpaceHardware) -> object: ...
+
+    def add_space_variable(self, repo_id: str, key: str, value: str) -> object: ...
 
     def upload_folder(
         self,
@@ -137,23 +151,51 @@ def deploy_space(
 ) -> None:
     """Create the Space if needed, set it up, then upload.
 
-    The secret and hardware come before the upload so that the build the upload starts already
-    has them, instead of failing without a token and restarting.
+    The secret, hardware and variables come before the upload so that the build the upload starts
+    already has them, instead of failing without them and restarting.
     """
     api.create_repo(repo_id=repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
     if space_token:
         api.add_space_secret(repo_id=repo_id, key=SECRET_NAME, value=space_token)
     if hardware:
         api.request_space_hardware(repo_id=repo_id, hardware=hardware)
-    api.upload_folder(
-        repo_id=repo_id,
-        folder_path=space_folder(name),
-        repo_type="space",
-        ignore_patterns=ignore_patterns(),
-        # Every remote file not uploaded again is deleted (the Hub keeps `.gitattributes`), so a file
-        # removed from the folder does not live on in the Space.
-        delete_patterns=["*"],
-        commit_message=f"Deploy {name} from gradio-genai-spaces",
+    if hardware == ZERO_GPU:
+        api.add_space_variable(repo_id=repo_id, key="INFERENCE_BACKEND", value="local")
+    with upload_source(name, hardware) as folder:
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            repo_type="space",
+            ignore_patterns=ignore_patterns(),
+            # Every remote file not uploaded again is deleted (the Hub keeps `.gitattributes`), so a
+            # file removed from the folder does not live on in the Space.
+            delete_patterns=["*"],
+            commit_message=f"Deploy {name} from gradio-genai-spaces",
+        )
+
+
+@contextmanager
+def upload_source(name: str, hardware: SpaceHardware | None) -> Iterator[Path]:
+    """The folder to upload: the space's own, or on ZeroGPU a copy whose requirements add the local
+    runtime's pins."""
+    if hardware != ZERO_GPU:
+        yield space_folder(name)
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{name}-zero-gpu-") as staging:
+        folder = Path(staging) / name
+        shutil.copytree(
+            space_folder(name), folder, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".gradio")
+        )
+        requirements = folder / "requirements.txt"
+        requirements.write_text(requirements.read_text() + local_requirements())
+        yield folder
+
+
+def local_requirements() -> str:
+    """The pins of `requirements-local.txt`, as lines to append to a Space's requirements."""
+    pins = [line for line in LOCAL_REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#")]
+    return "# In-process models on ZeroGPU, from requirements-local.txt\n" + "".join(
+        f"{pin}\n" for pin in pins
     )
 
 
@@ -194,6 +236,8 @@ def dry_run(
     print(secret_plan(space_token))
     if hardware:
         print(f"hardware: {hardware.value}")
+    if hardware == ZERO_GPU:
+        print("INFERENCE_BACKEND variable: local; requirements.txt gets the pins of requirements-local.txt")
     for name in names:
         files = upload_files(space_folder(name))
         print(f"{owner}/{name}: {space_url(f'{owner}/{name}')} would hold exactly these {len(files)} files")

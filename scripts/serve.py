@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 from gradio import networking  # noqa: E402
 
+from common.backends.hub_access import Availability, availability  # noqa: E402
 from common.i18n import preferred_language, text  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
 from common.ui import mount, set_local_url  # noqa: E402
@@ -57,9 +58,8 @@ def load_app_module(name: str) -> ModuleType:
 def index_page(settings: Settings, language: str) -> str:
     """A plain list of the apps, in the visitor's language, with where each one's models run."""
     rows = "".join(
-        f'<li><a href="/{name}/">{name}</a>: {html.escape(text(f"index_{name}", language))} <small>('
-        + ", ".join(sorted({text(f"index_{settings.backend_for(task)}", language) for task in tasks}))
-        + ")</small></li>"
+        f'<li><a href="/{name}/">{name}</a>: {html.escape(text(f"index_{name}", language))} '
+        f"<small>({html.escape(where_models_run(settings, tasks, language))})</small></li>"
         for name, tasks in APPS.items()
     )
     return (
@@ -68,6 +68,29 @@ def index_page(settings: Settings, language: str) -> str:
         f"<h1>gradio-genai-spaces</h1><p>{html.escape(text('index_heading', language))}</p>"
         f"<ul>{rows}</ul></body></html>"
     )
+
+
+def where_models_run(settings: Settings, tasks: tuple[Task, ...], language: str) -> str:
+    """ "remote", or whether the in-process models are ready, download on first use, or cannot be had."""
+    parts = []
+    if any(settings.backend_for(task) == "remote" for task in tasks):
+        parts.append(text("index_remote", language))
+    local = [availability(settings.for_task(task)) for task in tasks if settings.backend_for(task) == "local"]
+    if local:
+        parts.append(text("index_local", language, status=_status(local, language)))
+    return ", ".join(parts)
+
+
+def _status(models: list[Availability], language: str) -> str:
+    """The least ready of the models: any unreachable, else any to download (with their size)."""
+    if any(model.status == "unreachable" for model in models):
+        return text("index_unreachable", language)
+    downloads = [model.download_bytes for model in models if model.status == "download"]
+    if not downloads:
+        return text("index_ready", language)
+    if None in downloads:
+        return text("index_download_unsized", language)
+    return text("index_download", language, size=f"{sum(downloads) / 1e9:.1f} GB")  # type: ignore[arg-type]
 
 
 def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:

@@ -7,17 +7,13 @@ valid offsets, an image of the requested size that the seed reproduces, a stream
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 
 import pytest
 import torch
 from gradio_client import handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
 
-from common.backends.local import _ModelCache
-from tests.harness import ROOT, app_fixture, running_app, settings_from
+from tests.harness import ROOT, app_fixture, settings_from
 from tests.tiny_models import TinyModels
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
@@ -104,35 +100,3 @@ def test_chatbot_streams_a_growing_reply(chatbot_app):
     assert isinstance(reply, str) and reply
     assert len(outputs) >= 2, "the reply arrived in one piece instead of streaming"
     assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(outputs))
-
-
-def test_a_model_that_cannot_load_gets_a_clear_message(local_settings, tmp_path):
-    missing = settings_from({"INFERENCE_BACKEND": "local", "SUMMARY_MODEL": "nobody/no-such-model"})
-    with running_app("summarize", missing) as client, pytest.raises(AppError) as caught:
-        client.predict(EIFFEL, api_name="/summarize")
-
-    message = str(caught.value)
-    assert "nobody/no-such-model cannot run" in message
-    assert "Check the model id" in message
-    assert "Traceback" not in message
-
-
-def test_a_model_is_loaded_once_even_when_first_asked_for_concurrently():
-    cache, loads = _ModelCache(), []
-
-    def slow_load() -> object:
-        loads.append(1)
-        time.sleep(0.2)
-        return object()
-
-    results: list[object] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.get(("m",), slow_load))) for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=5)
-
-    assert len(loads) == 1
-    assert len(results) == 8 and len({id(result) for result in results}) == 1

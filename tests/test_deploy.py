@@ -6,23 +6,19 @@ Deploying syncs the vendored copies of `common/`, so every test runs on a tempor
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
-import httpx2
 import pytest
 from huggingface_hub import SpaceHardware
-from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, SPACES
+from tests.harness import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import deploy
@@ -43,6 +39,7 @@ CLUTTER = (
 # Taken before any deploy runs: HfApi.upload_folder extends the list it is given, so a deploy that
 # handed the same list to every upload would send the Hub defaults over and over.
 IGNORE_PATTERNS = tuple(deploy.ignore_patterns())
+APP_REQUIREMENTS = (ROOT / "spaces/imagegen/requirements.txt").read_text().splitlines()
 
 
 @dataclass
@@ -72,6 +69,9 @@ class RecordingHub:
 
     def request_space_hardware(self, **arguments: Any) -> None:
         self._call("request_space_hardware", arguments)
+
+    def add_space_variable(self, **arguments: Any) -> None:
+        self._call("add_space_variable", arguments)
 
     def upload_folder(self, **arguments: Any) -> None:
         self._call("upload_folder", {**arguments, "ignore_patterns": list(arguments["ignore_patterns"])})
@@ -247,124 +247,19 @@ def test_hardware_is_requested_before_the_upload(repo, hub, monkeypatch):
     assert isinstance(hardware, SpaceHardware)
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["ner", "--owner", "someone", "--hardware", "t4-giant"], "invalid choice: 't4-giant'"),
-        ([], "name the spaces to deploy, or pass --all"),
-        (["ner", "--all", "--owner", "someone"], "name the spaces to deploy, or pass --all"),
-        (["ner", "translate", "--owner", "someone"], "no such space: translate"),
-        (["ner", "--owner", "some/one"], "cannot name a repository"),
-        (["ner"], "--owner is required"),
-        (["--all", "--dry-run"], "--owner is required"),
-    ],
-)
-def test_bad_arguments_stop_before_anything_happens(repo, hub, capsys, argv, message):
-    with pytest.raises(SystemExit) as stopped:
-        run(hub, *argv)
+def test_on_zero_gpu_the_models_run_in_the_space_under_spaces_gpu(repo, hub):
+    assert run(hub, "imagegen", "--owner", "someone", "--hardware", "zero-a10g") == 0
 
-    assert stopped.value.code == 2
-    assert message in capsys.readouterr().err
-    assert not hub.connected_with and not hub.calls
-
-
-def test_the_owner_defaults_to_the_tokens_user(repo, hub, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
-
-    assert run(hub, "ner") == 0
-
-    assert {arguments["repo_id"] for _, arguments in hub.calls} == {"token-owner/ner"}
-
-
-def hub_errors() -> list[Exception]:
-    request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
-    forbidden = HfHubHTTPError(
-        f"403 Forbidden: token {TEST_TOKEN} cannot write to someone\nCheck the token's permissions.",
-        response=httpx2.Response(403, request=request),
-    )
-    return [forbidden, httpx2.ConnectError("[Errno -2] Name or service not known", request=request)]
-
-
-@pytest.mark.parametrize("error", hub_errors(), ids=["forbidden", "unreachable"])
-def test_a_failing_space_is_reported_and_the_others_still_deploy(repo, hub, monkeypatch, capsys, error):
-    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
-    hub.failures["someone/ner"] = error
-
-    assert run(hub, "summarize", "ner", "game", "--owner", "someone") == 1
-
-    assert set(hub.uploads) == {"someone/summarize", "someone/game"}
-    assert [method for method, arguments in hub.calls if arguments["repo_id"] == "someone/ner"] == [
-        "create_repo"
+    assert [method for method, _ in hub.calls] == [
+        "create_repo",
+        "request_space_hardware",
+        "add_space_variable",
+        "upload_folder",
     ]
-    out, err = capsys.readouterr()
-    [report] = [line for line in err.splitlines() if line.startswith("someone/ner:")]
-    assert type(error).__name__ in report
-    assert "someone/ner" in err.splitlines()[-1]
-    assert "https://huggingface.co/spaces/someone/game" in out
-    assert TEST_TOKEN not in out + err
-
-
-def test_the_vendored_copy_is_synced_before_the_upload(repo, hub):
-    copy = repo / "spaces/ner/common"
-    (copy / "entities.py").write_text("# stale\n")
-    (copy / "stray.py").write_text("")
-    (copy / "chat.py").unlink()
-
-    assert run(hub, "ner", "--owner", "someone") == 0
-
-    uploaded = hub.uploads["someone/ner"]
-    assert uploaded["common/entities.py"] == (repo / "common/entities.py").read_bytes()
-    assert uploaded["common/chat.py"] == (repo / "common/chat.py").read_bytes()
-    assert "common/stray.py" not in uploaded
-    assert sync_common.differences(repo / "spaces/ner") == []
-
-
-def test_a_dry_run_never_connects(repo, hub, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
-
-    assert run(hub, "--all", "--owner", "someone", "--dry-run", "--hardware", "cpu-upgrade") == 0
-
-    assert not hub.connected_with and not hub.calls
-
-
-def dry_run_listing(output: str, owner: str) -> dict[str, set[str]]:
-    """`{repo_id: files}` from the dry run's output: a line per Space, then its files indented."""
-    listing: dict[str, set[str]] = {}
-    for line in output.splitlines():
-        if line.startswith(f"{owner}/"):
-            repo_id = line.partition(":")[0]
-            listing[repo_id] = set()
-        elif line.startswith("  "):
-            listing[repo_id].add(line.strip())
-    return listing
-
-
-def test_dry_run_lists_every_file_to_upload_and_no_clutter(tmp_path):
-    copy_repository(tmp_path)
-    shared = {f"common/{path.as_posix()}" for path in sync_common.shared_files(tmp_path / "common")}
-    expected = {}
-    for name in SPACES:
-        space = tmp_path / "spaces" / name
-        own = {path.relative_to(space).as_posix() for path in space.rglob("*") if path.is_file()}
-        expected[f"X/{name}"] = {path for path in own if not path.startswith("common/")} | shared
-        add_clutter(space)
-    # HF_HUB_OFFLINE turns any Hub request into an error.
-    environment = {**os.environ, "HF_TOKEN": TEST_TOKEN, "HF_SPACE_TOKEN": SPACE_TOKEN, "HF_HUB_OFFLINE": "1"}
-
-    result = subprocess.run(
-        [sys.executable, "scripts/deploy.py", "--dry-run", "--all", "--owner", "X"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert result.returncode == 0, result.stderr
-    listing = dry_run_listing(result.stdout, "X")
-    assert listing == expected
-    for files in listing.values():
-        assert {"app.py", "README.md", "requirements.txt", "common/settings.py"} <= files
-        assert any(path.startswith("examples/") for path in files)
-    assert "HF_TOKEN secret: would be set from HF_SPACE_TOKEN" in result.stdout
-    assert TEST_TOKEN not in result.stdout + result.stderr and SPACE_TOKEN not in result.stdout
+    assert hub.calls[2][1] == {"repo_id": "someone/imagegen", "key": "INFERENCE_BACKEND", "value": "local"}
+    uploaded = hub.uploads["someone/imagegen"]
+    requirements = uploaded["requirements.txt"].decode().splitlines()
+    assert requirements[: len(APP_REQUIREMENTS)] == APP_REQUIREMENTS, "the Space's own pins first"
+    assert {"torch==2.13.0", "diffusers==0.42.1", "spaces==0.51.3"} <= set(requirements)
+    assert uploaded["app.py"] == (repo / "spaces/imagegen/app.py").read_bytes()
+    assert (repo / "spaces/imagegen/requirements.txt").read_text().splitlines() == APP_REQUIREMENTS

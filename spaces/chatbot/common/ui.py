@@ -33,7 +33,8 @@ logger = logging.getLogger("common")
 # Remote calls wait on the network, not the CPU: many can be in flight at once. Gradio's default
 # of one per event would make every visitor wait for the previous one.
 REMOTE_CONCURRENCY = 64
-# An in-process model uses the whole CPU or GPU; running two at once only makes both slower.
+# A chat reply in-process uses the whole CPU or GPU: one at a time, the others see their place in
+# the queue. Other in-process tasks take as many requests at once as their model batches.
 LOCAL_CONCURRENCY = 1
 # A self-hosted chat server that does not say how many replies it runs at once may run one (llama.cpp
 # and Ollama start with few slots): a few at a time keep it busy, the rest wait in Gradio's queue,
@@ -104,10 +105,22 @@ def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Bloc
     # Gradio rebuilds a summary of up to 10,000 past events after every event by default, which
     # costs about 11 ms per request once the history is full; an operator's own value wins.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_SUMMARY_EVERY)
+    if not remote:
+        from common.backends.local import preload
+
+        preload(settings, tasks)  # on ZeroGPU only: before the GPU process is forked
     return demo.queue(
-        default_concurrency_limit=REMOTE_CONCURRENCY if remote else LOCAL_CONCURRENCY,
+        default_concurrency_limit=REMOTE_CONCURRENCY if remote else local_concurrency(settings, tasks),
         max_size=QUEUE_MAX_SIZE,
     )
+
+
+def local_concurrency(settings: Settings, tasks: Sequence[Task]) -> int:
+    """Requests at once for events whose tasks run in-process: as many as the smallest batch of the
+    app's models (`common.backends.local`), which serialise them and batch those that wait."""
+    from common.backends.local import requests_batched
+
+    return min(requests_batched(task) for task in tasks if settings.backend_for(task) == "local")
 
 
 def chat_concurrency(settings: Settings) -> int:

@@ -5,35 +5,55 @@ loaded on first use, once per process, whichever app asks first; a process that 
 only that app's model. torch, transformers and diffusers are imported only here and only when a
 model loads, so the remote-only Space folders never need them.
 
-Model calls run in worker threads: the event loop keeps serving other visitors meanwhile.
+Every use of a model runs on its own thread (`common.backends.model_worker`), never two at once, and
+requests of one kind that wait together run as one batch: one padded forward pass for eight
+sentences costs about half of eight passes. The work itself is in module-level functions of
+`(model, items)`, which ZeroGPU can run in its GPU process (`common.backends.zero_gpu`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import queue
 import threading
-import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from PIL import Image
 
+from common.backends import zero_gpu
 from common.backends.base import ImageRequest, StepCallback, Token
+from common.backends.hub_access import model_source
+from common.backends.model_worker import MODELS, Job, ModelWorker
 from common.chat import Message, fold_system_message
 from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError, phrase
 from common.images import EncodedImage
-from common.settings import TaskSettings
+from common.settings import Settings, Task, TaskSettings
+
+logger = logging.getLogger("common")
 
 T = TypeVar("T")
 
-# Longest wait for the next streamed token before the reply counts as stalled.
+# Longest wait for the next streamed token, once generation has started, before the reply counts
+# as stalled.
 STREAM_TOKEN_TIMEOUT = 120.0
 CAPTION_MAX_TOKENS = 40
-FAILED_LOAD_MEMORY = 60.0
 # Text no chat template writes by itself: a rendered prompt that lacks it dropped the system message.
 SYSTEM_PROBE = "System message probe 7f3a"
+# Most requests one model call serves at once. Larger batches gain little on a CPU and make the
+# last request of a batch wait for all the others.
+TEXT_BATCH = 8
+SUMMARY_BATCH = 4
+# A batch of images multiplies the UNet's memory; on a CPU it saves nothing, so one at a time.
+GPU_IMAGE_BATCH = 4
+# The GPU time one item may take on ZeroGPU, generously: a visitor whose call is cut loses it all.
+GPU_SECONDS_PER_SUMMARY = 20.0
+GPU_SECONDS_PER_TEXT = 2.0
+GPU_SECONDS_PER_CAPTION = 5.0
+GPU_SECONDS_PER_IMAGE_STEP = 0.2  # at 512x512 on ZeroGPU's H200 slices; scaled by the pixel count
+GPU_SECONDS_PER_CHAT_TOKEN = 0.1
+GPU_SECONDS_TO_START = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +65,7 @@ class Device:
 
 
 def pick_device() -> Device:
-    """CUDA, then Apple MPS, then the CPU."""
+    """CUDA (ZeroGPU's included), then Apple MPS, then the CPU."""
     import torch
 
     if torch.cuda.is_available():
@@ -55,63 +75,59 @@ def pick_device() -> Device:
     return Device("cpu", torch.float32)
 
 
-class _ModelCache:
-    """Loaded models by key, each loaded exactly once even when first requested concurrently.
-
-    A load that failed is not tried again for a minute: offline, the Hub client retries for tens of
-    seconds before giving up, and every visitor in that minute would wait as long for the same error.
-    """
-
-    def __init__(self) -> None:
-        self._models: dict[tuple[str, ...], Any] = {}
-        self._failures: dict[tuple[str, ...], tuple[float, InferenceError]] = {}
-        self._locks: dict[tuple[str, ...], threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._models:
-                failed_at, failure = self._failures.get(key, (-FAILED_LOAD_MEMORY, None))
-                if failure is not None and time.monotonic() - failed_at < FAILED_LOAD_MEMORY:
-                    raise failure
-                try:
-                    self._models[key] = load()
-                except InferenceError as error:
-                    self._failures[key] = (time.monotonic(), error)
-                    raise
-            return self._models[key]
-
-    def loaded(self) -> list[tuple[str, ...]]:
-        """Keys of the models loaded so far in this process."""
-        with self._guard:
-            return list(self._models)
+def requests_batched(task: Task) -> int:
+    """How many requests of `task` one model call serves at once: what its events may run together."""
+    if task == "imagegen":
+        return GPU_IMAGE_BATCH if pick_device().name != "cpu" else 1
+    return {"summarize": SUMMARY_BATCH, "ner": TEXT_BATCH, "caption": TEXT_BATCH, "chat": 1}[task]
 
 
-MODELS = _ModelCache()
+def preload(settings: Settings, tasks: Sequence[Task]) -> None:
+    """On ZeroGPU, load the in-process models of `tasks` now: the GPU process is forked at the first
+    GPU call and sees only the models loaded by then. Elsewhere models load on first use."""
+    if not zero_gpu.enabled():
+        return
+    for task in tasks:
+        if settings.backend_for(task) == "local":
+            backend = LOCAL_BACKENDS[task](settings.for_task(task))
+            backend.worker().submit(Job(loaded_already, None)).result()
+
+
+def loaded_already(model: Any, items: list[None]) -> list[None]:
+    """Work that does nothing: submitted only to have the model loaded."""
+    return [None for _ in items]
 
 
 class LocalBackend:
-    """Shared plumbing: lazy loading in a worker thread and translation of load failures."""
+    """Shared plumbing: the model's worker, and translation of load and run failures."""
 
     def __init__(self, config: TaskSettings) -> None:
         self.config = config
         self.where = config.model
 
-    def load(self) -> Any:
+    def load(self, source: str) -> Any:
+        """Load the model from `source`: a local directory, or a hub id to download."""
         raise NotImplementedError
 
-    def model(self) -> Any:
-        """The loaded model, loading it now if this is the first use in the process."""
-        return MODELS.get((type(self).__name__, self.config.model), self._load_or_explain)
+    def worker(self) -> ModelWorker:
+        """The thread that owns this backend's model, shared with every backend of the same model."""
+        return MODELS.worker((type(self).__name__, self.config.model), self._load, self._explain_failures)
 
-    async def run(self, work: Callable[[Any], T]) -> T:
-        """Run `work(model)` in a worker thread, loading the model first if needed."""
-        return await asyncio.to_thread(lambda: self._explain_failures(lambda: work(self.model())))
+    async def run(
+        self,
+        work: Callable[[Any, list[Any]], list[T]],
+        item: Any,
+        *,
+        kind: Hashable | None = None,
+        max_batch: int = 1,
+        gpu_seconds: float = 0.0,
+    ) -> T:
+        """`work(model, [item])[0]`, batched with waiting calls of the same `kind`, loading the model
+        first if this is its first use in the process."""
+        return await self.worker().run(Job(work, item, kind, max_batch, gpu_seconds))
 
-    def _load_or_explain(self) -> Any:
-        return self._explain_failures(self.load)
+    def _load(self) -> Any:
+        return self.load(model_source(self.config))
 
     def _explain_failures(self, action: Callable[[], T]) -> T:
         try:
@@ -121,7 +137,7 @@ class LocalBackend:
         except ImportError as error:
             missing = phrase("detail_not_installed", library=error.name or "a library")
             raise LocalRuntimeError(self.where, missing) from error
-        except OSError as error:  # hub errors (not found, gated, offline) are OSErrors
+        except OSError as error:  # hub errors (not found, gated) are OSErrors
             raise LocalRuntimeError(
                 self.where, phrase("detail_cannot_load", reason=_first_line(error))
             ) from error
@@ -146,119 +162,202 @@ def _first_line(error: BaseException) -> str:
     return (text[0] if text else type(error).__name__).rstrip(".") + "."
 
 
+@dataclass(frozen=True)
+class SummaryRequest:
+    text: str
+    min_length: int
+    max_length: int
+
+
+def summarizer_limits(loaded: tuple[Any, Any], items: list[None]) -> list[int]:
+    return [input_limit(*loaded) for _ in items]
+
+
+def count_text_tokens(loaded: tuple[Any, Any], texts: list[str]) -> list[int]:
+    return [len(ids) for ids in loaded[0](texts, add_special_tokens=True)["input_ids"]]
+
+
+def summarize_texts(loaded: tuple[Any, Any], requests: list[SummaryRequest]) -> list[str]:
+    """Summaries of texts that share their length limits, generated together (padded)."""
+    import torch
+
+    tokenizer, model = loaded
+    texts = [request.text for request in requests]
+    inputs = tokenizer(texts, return_tensors="pt", truncation=True, padding=True).to(model.device)
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs, min_length=requests[0].min_length, max_length=requests[0].max_length
+        )
+    return [summary.strip() for summary in tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
 class LocalSummarizer(LocalBackend):
-    def load(self) -> tuple[Any, Any]:
+    def load(self, source: str) -> tuple[Any, Any]:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         device = pick_device()
-        tokenizer = AutoTokenizer.from_pretrained(self.config.model)
-        model = AutoModelForSeq2SeqLM.from_pretrained(self.config.model, dtype=device.dtype).to(device.name)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=device.dtype).to(device.name)
         return tokenizer, model.eval()
 
     async def max_input_tokens(self) -> int:
-        return await self.run(lambda loaded: input_limit(*loaded))
+        return await self.run(summarizer_limits, None)
 
     async def count_tokens(self, text: str) -> int:
-        return await self.run(lambda loaded: len(loaded[0](text, add_special_tokens=True)["input_ids"]))
+        return await self.run(count_text_tokens, text, kind="count", max_batch=TEXT_BATCH)
 
     async def summarize(self, text: str, *, min_length: int, max_length: int, token: Token = None) -> str:
-        def work(loaded: tuple[Any, Any]) -> str:
-            import torch
+        return await self.run(
+            summarize_texts,
+            SummaryRequest(text, min_length, max_length),
+            kind=("summarize", min_length, max_length),
+            max_batch=SUMMARY_BATCH,
+            gpu_seconds=GPU_SECONDS_PER_SUMMARY,
+        )
 
-            tokenizer, model = loaded
-            inputs = tokenizer(text, return_tensors="pt", truncation=True).to(model.device)
-            with torch.inference_mode():
-                output = model.generate(**inputs, min_length=min_length, max_length=max_length)
-            return tokenizer.decode(output[0], skip_special_tokens=True).strip()
 
-        return await self.run(work)
+def classify_texts(classifier: Any, texts: list[str]) -> list[list[dict[str, Any]]]:
+    """Entities of each text, from one padded forward pass for all of them.
+
+    The pipeline's own steps tokenize each text and merge its word pieces into entities; only the
+    forward pass is shared, which is what batching saves (the pipeline's own batching runs its
+    per-item overhead all the same).
+    """
+    import torch
+    from transformers.pipelines import AggregationStrategy
+
+    encoded = [next(iter(classifier.preprocess(text, is_split_into_words=False))) for text in texts]
+    pad_id = classifier.tokenizer.pad_token_id or 0
+    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in encoded[0]]
+    padding = {"input_ids": pad_id, "attention_mask": 0, "token_type_ids": 0}
+    batch = {
+        name: torch.nn.utils.rnn.pad_sequence(
+            [inputs[name][0] for inputs in encoded], batch_first=True, padding_value=padding[name]
+        ).to(classifier.device)
+        for name in names
+    }
+    with torch.inference_mode():
+        logits = classifier.model(**batch).logits.float().cpu()
+    results = []
+    for row, inputs in enumerate(encoded):
+        length = inputs["input_ids"].shape[1]
+        outputs = {
+            **inputs,
+            "logits": logits[row : row + 1, :length],
+            "word_ids": None,
+            "word_to_chars_map": None,
+        }
+        entities = classifier.postprocess([outputs], aggregation_strategy=AggregationStrategy.SIMPLE)
+        # Scores come back as numpy floats, which JSON (and Gradio) cannot serialise.
+        results.append([{**entity, "score": float(entity["score"])} for entity in entities])
+    return results
 
 
 class LocalTokenClassifier(LocalBackend):
-    def load(self) -> Any:
+    def load(self, source: str) -> Any:
         from transformers import pipeline
 
         device = pick_device()
         return pipeline(
             "token-classification",
-            model=self.config.model,
+            model=source,
             aggregation_strategy="simple",
             device=device.name,
             dtype=device.dtype,
         )
 
     async def classify_tokens(self, text: str, token: Token = None) -> list[dict[str, Any]]:
-        def work(classifier: Any) -> list[dict[str, Any]]:
-            # Scores come back as numpy floats, which JSON (and Gradio) cannot serialise.
-            return [{**entity, "score": float(entity["score"])} for entity in classifier(text)]
+        return await self.run(
+            classify_texts, text, kind="classify", max_batch=TEXT_BATCH, gpu_seconds=GPU_SECONDS_PER_TEXT
+        )
 
-        return await self.run(work)
+
+def caption_images(loaded: tuple[Any, Any], images: list[EncodedImage]) -> list[str]:
+    """One caption per image, generated together."""
+    import torch
+
+    processor, model = loaded
+    # Decoding a large photo takes a second or more: here, not on the event loop.
+    pictures = [image.decode() for image in images]
+    inputs = processor(images=pictures, return_tensors="pt").to(model.device, model.dtype)
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
+    return [caption.strip() for caption in processor.batch_decode(output, skip_special_tokens=True)]
 
 
 class LocalCaptioner(LocalBackend):
-    def load(self) -> tuple[Any, Any]:
+    def load(self, source: str) -> tuple[Any, Any]:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         device = pick_device()
-        processor = AutoProcessor.from_pretrained(self.config.model)
-        model = AutoModelForImageTextToText.from_pretrained(self.config.model, dtype=device.dtype)
+        processor = AutoProcessor.from_pretrained(source)
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=device.dtype)
         return processor, model.to(device.name).eval()
 
     async def caption(self, image: EncodedImage, token: Token = None) -> str:
-        def work(loaded: tuple[Any, Any]) -> str:
-            import torch
+        return await self.run(
+            caption_images, image, kind="caption", max_batch=TEXT_BATCH, gpu_seconds=GPU_SECONDS_PER_CAPTION
+        )
 
-            processor, model = loaded
-            # Decoding a large photo takes a second or more: here, not on the event loop.
-            inputs = processor(images=image.decode(), return_tensors="pt").to(model.device, model.dtype)
-            with torch.inference_mode():
-                output = model.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
-            return processor.decode(output[0], skip_special_tokens=True).strip()
 
-        return await self.run(work)
+@dataclass(frozen=True)
+class ImageJob:
+    """A request and who hears of its steps (None on ZeroGPU: a callback cannot reach its process)."""
+
+    request: ImageRequest
+    on_step: StepCallback | None
+
+
+def generate_images(pipeline: Any, jobs: list[ImageJob]) -> list[Image.Image]:
+    """Images of requests that share steps, guidance and size, denoised together, each from its seed."""
+    import torch
+
+    first = jobs[0].request
+
+    def report_step(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        # Some schedulers (PNDM, SD 1.5's) run more timesteps than inference steps.
+        for job in jobs:
+            if job.on_step is not None:
+                job.on_step(step + 1, pipeline.num_timesteps)
+        return tensors
+
+    with torch.inference_mode():
+        result = pipeline(
+            [job.request.prompt for job in jobs],
+            negative_prompt=[job.request.negative_prompt for job in jobs]
+            if any(job.request.negative_prompt for job in jobs)
+            else None,
+            num_inference_steps=first.steps,
+            guidance_scale=first.guidance,
+            width=first.width,
+            height=first.height,
+            generator=[torch.Generator(device="cpu").manual_seed(job.request.seed) for job in jobs],
+            callback_on_step_end=report_step,
+        )
+    return result.images
 
 
 class LocalImageGenerator(LocalBackend):
-    def __init__(self, config: TaskSettings) -> None:
-        super().__init__(config)
-        # A diffusers pipeline keeps scheduler state between steps: one generation at a time.
-        self._generating = threading.Lock()
-
-    def load(self) -> Any:
+    def load(self, source: str) -> Any:
         from diffusers import AutoPipelineForText2Image
 
         device = pick_device()
-        pipeline = AutoPipelineForText2Image.from_pretrained(self.config.model, dtype=device.dtype)
+        pipeline = AutoPipelineForText2Image.from_pretrained(source, dtype=device.dtype)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device.name)
 
     async def generate(
         self, request: ImageRequest, on_step: StepCallback | None = None, token: Token = None
     ) -> Image.Image:
-        def report_step(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            # Some schedulers (PNDM, SD 1.5's) run more timesteps than inference steps.
-            if on_step is not None:
-                on_step(step + 1, pipeline.num_timesteps)
-            return tensors
-
-        def work(pipeline: Any) -> Image.Image:
-            import torch
-
-            generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            with self._generating, torch.inference_mode():
-                result = pipeline(
-                    request.prompt,
-                    negative_prompt=request.negative_prompt or None,
-                    num_inference_steps=request.steps,
-                    guidance_scale=request.guidance,
-                    width=request.width,
-                    height=request.height,
-                    generator=generator,
-                    callback_on_step_end=report_step,
-                )
-            return result.images[0]
-
-        return await self.run(work)
+        on_gpu = pick_device().name != "cpu"
+        pixels = (request.width or 512) * (request.height or 512) / 512**2
+        return await self.run(
+            generate_images,
+            ImageJob(request, None if zero_gpu.enabled() else on_step),
+            kind=("generate", request.steps, request.guidance, request.width, request.height),
+            max_batch=GPU_IMAGE_BATCH if on_gpu else 1,
+            gpu_seconds=GPU_SECONDS_TO_START + GPU_SECONDS_PER_IMAGE_STEP * request.steps * pixels,
+        )
 
 
 @dataclass(frozen=True)
@@ -288,86 +387,119 @@ def takes_system_message(tokenizer: Any) -> bool:
     return SYSTEM_PROBE in prompt
 
 
-class LocalChat(LocalBackend):
-    def load(self) -> ChatModel:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+@dataclass(frozen=True)
+class ReplyRequest:
+    where: str
+    messages: list[Message]
+    temperature: float
+    max_tokens: int
 
-        device = pick_device()
-        tokenizer = AutoTokenizer.from_pretrained(self.config.model)
-        model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=device.dtype)
-        return ChatModel(tokenizer, model.to(device.name).eval(), takes_system_message(tokenizer))
 
-    async def context_window(self) -> int:
-        return await self.run(lambda loaded: input_limit(loaded.tokenizer, loaded.model))
+def chat_limits(loaded: ChatModel, items: list[None]) -> list[int]:
+    return [input_limit(loaded.tokenizer, loaded.model) for _ in items]
 
-    async def count_tokens(self, messages: list[Message]) -> int:
-        def count(loaded: ChatModel) -> int:
-            prompt = loaded.tokenizer.apply_chat_template(
+
+def count_chat_tokens(loaded: ChatModel, conversations: list[list[Message]]) -> list[int]:
+    return [
+        len(
+            loaded.tokenizer.apply_chat_template(
                 loaded.prompt_messages(messages), add_generation_prompt=True, return_dict=True
-            )
-            return len(prompt["input_ids"])
-
-        return await self.run(count)
-
-    async def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[str, None]:
-        """Generate in a worker thread and hand tokens over as they come.
-
-        Closing this generator (the visitor pressed stop) sets `stop`, which ends generation at the
-        next token instead of letting the model run to `max_tokens` for nobody.
-        """
-
-        def prepare(loaded: ChatModel) -> tuple[Any, Any, Any]:
-            # Templating a long conversation takes a while: in the worker, not on the event loop.
-            prompt = loaded.tokenizer.apply_chat_template(
-                loaded.prompt_messages(messages),
-                add_generation_prompt=True,
-                return_tensors="pt",
-                return_dict=True,
-            )
-            return loaded.tokenizer, loaded.model, prompt.to(loaded.model.device)
-
-        tokenizer, model, inputs = await self.run(prepare)
-        from transformers import StoppingCriteria, TextIteratorStreamer
-
-        stop = threading.Event()
-        failures: list[InferenceError] = []
-
-        class StopWhenAsked(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return stop.is_set()
-
-        streamer = TextIteratorStreamer(
-            tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TOKEN_TIMEOUT
+            )["input_ids"]
         )
+        for messages in conversations
+    ]
 
-        def generate() -> None:
-            try:
-                self._explain_failures(
-                    lambda: model.generate(
-                        **inputs,
-                        streamer=streamer,
-                        max_new_tokens=max_tokens,
-                        do_sample=True,
-                        temperature=temperature,
-                        stopping_criteria=[StopWhenAsked()],
-                    )
-                )
-            except InferenceError as error:
-                failures.append(error)
-                streamer.end()  # wake the reader instead of leaving it to time out
 
-        threading.Thread(target=generate, daemon=True).start()
-        tokens = iter(streamer)
+def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[str]:
+    """The reply as text pieces, generated on a thread of its own that ends when this generator does.
+
+    Closing the generator (the visitor pressed stop) ends generation at the next token instead of
+    letting the model run to `max_tokens` for nobody; a generation that dies, of anything, ends the
+    stream at once with its own error.
+    """
+    from transformers import StoppingCriteria, TextIteratorStreamer
+
+    prompt = loaded.tokenizer.apply_chat_template(
+        loaded.prompt_messages(request.messages),
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    ).to(loaded.model.device)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    class StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+            return stop.is_set()
+
+    streamer = TextIteratorStreamer(
+        loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TOKEN_TIMEOUT
+    )
+
+    def generate() -> None:
         try:
-            while (text := await asyncio.to_thread(next, tokens, None)) is not None:
+            loaded.model.generate(
+                **prompt,
+                streamer=streamer,
+                max_new_tokens=request.max_tokens,
+                do_sample=True,
+                temperature=request.temperature,
+                stopping_criteria=[StopWhenAsked()],
+            )
+        except BaseException as error:
+            failures.append(error)
+            streamer.end()  # wake the reader instead of leaving it to time out
+
+    thread = threading.Thread(target=generate, name="chat generation", daemon=True)
+    thread.start()
+    try:
+        try:
+            for text in streamer:
                 if text:
                     yield text
         except queue.Empty:
             stalled = phrase("detail_stalled", seconds=STREAM_TOKEN_TIMEOUT)
-            raise StreamInterruptedError(self.where, stalled) from None
+            raise StreamInterruptedError(request.where, stalled) from None
+    finally:
+        stop.set()
+        thread.join(timeout=STREAM_TOKEN_TIMEOUT)  # the model is free before the next call uses it
+    if failures:
+        raise failures[0]
+
+
+class LocalChat(LocalBackend):
+    def load(self, source: str) -> ChatModel:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = pick_device()
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=device.dtype)
+        return ChatModel(tokenizer, model.to(device.name).eval(), takes_system_message(tokenizer))
+
+    async def context_window(self) -> int:
+        return await self.run(chat_limits, None)
+
+    async def count_tokens(self, messages: list[Message]) -> int:
+        return await self.run(count_chat_tokens, messages, kind="count", max_batch=TEXT_BATCH)
+
+    async def stream_reply(
+        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
+    ) -> AsyncGenerator[str, None]:
+        """The reply as it is generated, on the model's thread; closing this generator stops it."""
+        request = ReplyRequest(self.where, messages, temperature, max_tokens)
+        seconds = GPU_SECONDS_TO_START + GPU_SECONDS_PER_CHAT_TOKEN * max_tokens
+        pieces = self.worker().stream(Job(stream_reply, request, gpu_seconds=seconds))
+        try:
+            async for piece in pieces:
+                yield piece
         finally:
-            stop.set()
-        if failures:
-            raise failures[0]
+            await pieces.aclose()
+
+
+LOCAL_BACKENDS: dict[Task, type[LocalBackend]] = {
+    "summarize": LocalSummarizer,
+    "ner": LocalTokenClassifier,
+    "caption": LocalCaptioner,
+    "imagegen": LocalImageGenerator,
+    "chat": LocalChat,
+}
