@@ -49,8 +49,9 @@ from fastapi import FastAPI  # noqa: E402
 from huggingface_hub import AsyncInferenceClient, InferenceClient  # noqa: E402
 
 from common.ui import QUEUE_MAX_SIZE, REMOTE_CONCURRENCY  # noqa: E402
-from tests.harness import load_app, settings_from  # noqa: E402
-from tests.inference_server import InferenceTestServer, chat_tokens, summary_for  # noqa: E402
+from scripts.serve import load_app  # noqa: E402
+from testing.apps import settings_from  # noqa: E402
+from testing.inference_server import InferenceTestServer, chat_tokens, summary_for  # noqa: E402
 
 AppKind = Literal["summarize", "chatbot", "sleep", "naive"]
 
@@ -533,7 +534,7 @@ def report(
 DOCS_INTRO = """# Benchmarks
 
 How many concurrent users one app process serves, and how much it adds to the model's own latency.
-`scripts/bench.py` runs each app, the test inference server (`tests/inference_server.py`, which
+`scripts/bench.py` runs each app, the test inference server (`testing/inference_server.py`, which
 answers after a fixed latency) and the simulated users in processes of their own. The users call the
 REST API (`POST /gradio_api/call/<api_name>`, then read the result's event stream) one request after
 another, each with a session and a connection of its own.

@@ -77,7 +77,7 @@ from common.backends import (  # noqa: E402
 from common.backends.local import CAPTION_MAX_TOKENS, MODELS, LocalBackend  # noqa: E402
 from common.images import EncodedImage, read_image_file  # noqa: E402
 from common.settings import MODEL_VARIABLES, TASKS, Settings, Task, load_settings  # noqa: E402
-from tests.harness import running_app, settings_from  # noqa: E402
+from testing.apps import running_app, settings_from  # noqa: E402
 
 # diffusers and the tiny-model builders are imported only where models are built, so that a worker
 # holds in memory what a process serving its app would, and no more.
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
 
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 Profile = Literal["configured", "tiny", "realistic"]
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
@@ -523,7 +523,7 @@ def prepare_models(profile: Profile, root: Path, tasks: list[Task]) -> dict[Task
     if profile == "configured":
         settings = load_settings()
         return {task: settings.for_task(task).model for task in tasks}
-    from tests.tiny_models import build_tiny_models
+    from testing.tiny_models import build_tiny_models
 
     tiny = build_tiny_models(root / "tiny")
     if profile == "tiny":
@@ -583,7 +583,7 @@ def build_summarizer(tiny: TinyModels, directory: Path) -> None:
 
 def build_token_classifier(tiny: TinyModels, directory: Path) -> None:
     """dslim/bert-base-NER: BERT-base, cased vocabulary, the nine CoNLL-2003 labels."""
-    from tests.tiny_models import NER_LABELS
+    from testing.tiny_models import NER_LABELS
 
     tokenizer = AutoTokenizer.from_pretrained(tiny.ner)
     config = BertConfig(

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 import huggingface_hub.constants  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.inference_server import InferenceTestServer  # noqa: E402
+from testing.inference_server import InferenceTestServer  # noqa: E402
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 TEST_TOKEN = "hf_test_secret_token_0123456789"
 
@@ -47,7 +47,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     Imported here, not at the top: torch and friends take seconds to import, and only the
     local-backend tests need them.
     """
-    from tests.tiny_models import build_tiny_models
+    from testing.tiny_models import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("models"))
 

@@ -17,8 +17,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from common.backends.local import _ModelCache
-from tests.harness import ROOT, app_fixture, running_app, settings_from
-from tests.tiny_models import TinyModels
+from testing.apps import running_app, settings_from
+from testing.tiny_models import TinyModels
+from tests.harness import ROOT, app_fixture
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 

@@ -22,8 +22,11 @@ import pytest
 from PIL import Image
 
 from common.tasks.summarize import MAX_LENGTH
-from tests.harness import ROOT, load_serve_all, serving, settings_from
-from tests.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, summary_for
+from scripts import serve
+from scripts.serving import serving
+from testing.apps import settings_from
+from testing.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, summary_for
+from tests.harness import ROOT
 
 try:
     from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
@@ -76,17 +79,14 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-SERVE_ALL = load_serve_all()
-
-
 @pytest.fixture(scope="module")
 def apps_url(inference_server: InferenceTestServer) -> Iterator[str]:
     """Serve-all's app on a free local port, every task of every app sent to the test inference server."""
     settings = settings_from({**inference_server.env(), "HF_TOKEN": TOKEN})
-    app = SERVE_ALL.build_app(settings)
-    with serving(app) as url:
-        SERVE_ALL.set_local_urls(app, url)
-        yield url
+    app = serve.build_app(settings)
+    with serving(app) as served:
+        serve.set_local_urls(app, served.url)
+        yield served.url
 
 
 @pytest.fixture(scope="module")
@@ -209,8 +209,8 @@ def texts_while_streaming(bubble: Locator, final: str) -> list[str]:
 def test_index_lists_the_six_apps_and_links_to_each(page: Page):
     page.goto("/")
 
-    expect(page.get_by_role("link")).to_have_count(len(SERVE_ALL.APPS))
-    for name in SERVE_ALL.APPS:
+    expect(page.get_by_role("link")).to_have_count(len(serve.APPS))
+    for name in serve.APPS:
         expect(page.get_by_role("link", name=name, exact=True)).to_have_attribute("href", f"/{name}/")
     page.get_by_role("link", name="summarize", exact=True).click()
 

@@ -19,8 +19,9 @@ from common.chat_models import PROVIDER_CHAT_MODELS
 from common.i18n import i18n
 from common.settings import DEFAULT_MODELS
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
-from tests.harness import load_app, settings_from
-from tests.inference_server import InferenceTestServer, RecordedRequest
+from scripts.serve import load_app
+from testing.apps import settings_from
+from testing.inference_server import InferenceTestServer, RecordedRequest
 from tests.test_browser import (
     OFF_MACHINE,
     PAGE_LOAD_TIMEOUT,

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, image_color_for
+from testing.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, image_color_for
 from tests.test_browser import (  # noqa: F401
     RESULT_TIMEOUT,
     TOWER,

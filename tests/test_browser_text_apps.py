@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.inference_server import InferenceTestServer, summary_for
+from testing.inference_server import InferenceTestServer, summary_for
 from tests.test_browser import (
     ACTION_TIMEOUT,
     PAGE_LOAD_TIMEOUT,

@@ -35,13 +35,13 @@ from common.chat import (
 )
 from common.chat_models import PROVIDER_CHAT_MODELS, offered_models
 from common.settings import DEFAULT_MODELS, Settings
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import InferenceTestServer
 from tests.test_space_cards import card
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 DEFAULT_MODEL = DEFAULT_MODELS["chat"]
 OTHER_MODEL = "meta-llama/Llama-3.1-8B-Instruct"

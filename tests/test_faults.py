@@ -15,9 +15,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, summary_for, unused_port
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import InferenceTestServer, summary_for, unused_port
+from tests.harness import ROOT
 
 TEXT = "The tower is 324 metres tall. It is in Paris."
 GENERIC_GRADIO_ERROR = "upstream"

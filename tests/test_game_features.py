@@ -18,17 +18,18 @@ from PIL import Image
 
 from common.similarity import text_similarity
 from common.tasks.game import verdict
-from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import (
+from testing.apps import running_app, settings_from
+from testing.inference_server import (
     DEFAULT_IMAGE_SIZE,
     InferenceTestServer,
     caption_for,
     image_color_for,
 )
+from tests.conftest import TEST_TOKEN
+from tests.harness import ROOT
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 LION = ROOT / "spaces/game/examples/lion.jpg"
 # On the test server the lion is captioned "a 256x256 red picture" and every painting is 512x512, so a

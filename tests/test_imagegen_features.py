@@ -18,12 +18,12 @@ from PIL import Image
 
 from common.image_history import HISTORY_LENGTH
 from common.tasks.imagegen import MAX_SEED
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, image_color_for
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import InferenceTestServer, image_color_for
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 PROMPT = "a lighthouse in a storm"
 # prompt, negative_prompt, steps, guidance, width, height: small and few steps, so local runs are quick.

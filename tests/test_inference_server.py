@@ -43,7 +43,7 @@ from huggingface_hub.errors import (
 )
 from PIL import Image, UnidentifiedImageError
 
-from tests.inference_server import (
+from testing.inference_server import (
     GENERATION_FAILURE,
     INFO_PATHS,
     INVALID_CREDENTIALS,

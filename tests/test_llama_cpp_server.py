@@ -25,8 +25,8 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from tests.harness import running_app
-from tests.inference_server import unused_port
+from testing.apps import running_app
+from testing.inference_server import unused_port
 from tests.test_self_hosted_chat import SYSTEM, endpoint_settings, failure
 
 pytestmark = pytest.mark.llama_cpp

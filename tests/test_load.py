@@ -23,15 +23,15 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import (
+from testing.apps import running_app, settings_from
+from testing.inference_server import (
     Fault,
     InferenceTestServer,
     RecordedRequest,
     chat_reply_for,
     summary_for,
 )
+from tests.conftest import TEST_TOKEN
 
 T = TypeVar("T")
 

@@ -16,12 +16,13 @@ from gradio_client.exceptions import AppError
 
 from common.entities import merge_entities
 from common.tasks.ner import ENTITY_COLORS, SCORE_DECIMALS
+from scripts.serve import load_app
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, ner_grouped, ner_misaligned, ner_pieces
 from tests.conftest import TEST_TOKEN
-from tests.harness import load_app, running_app, settings_from
-from tests.inference_server import InferenceTestServer, ner_grouped, ner_misaligned, ner_pieces
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 TEXT = "My name is Andrew, I'm building DeepLearningAI and I live in New York"
 ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}

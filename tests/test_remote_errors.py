@@ -20,7 +20,7 @@ from common.backends.remote import RemoteBackend, translate_error
 from common.errors import InputRejectedError, ModelRejectedError
 from common.settings import TaskSettings
 from common.tasks.ner import NerTask
-from tests.harness import settings_from
+from testing.apps import settings_from
 
 TOKEN = "hf_remote_errors_secret_0123456789"
 PRIVATE_URL = "http://10.0.0.5:8080"

@@ -27,13 +27,13 @@ from gradio_client.exceptions import AppError
 
 from common.backends.endpoint_info import server_root, window_from_props, window_from_show
 from common.settings import Settings
+from testing.apps import running_app, settings_from
+from testing.inference_server import SERVED_MODEL, InferenceTestServer, ServerKind, unused_port
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import SERVED_MODEL, InferenceTestServer, ServerKind, unused_port
 from tests.test_chatbot_features import ChatbotPage
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 SYSTEM = "Be brief."
 # About 2,000 tokens by the remote estimate: with 512 for the reply, over a 2,048-token window and

@@ -20,12 +20,13 @@ from gradio_client.exceptions import AppError
 from common.backends.remote import REMOTE_SUMMARY_INPUT_TOKENS, estimate_tokens
 from common.chunking import split_to_fit
 from common.tasks.summarize import MAX_CHUNKS, PARTIALS_SEPARATOR, RESERVED_TOKENS
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, summary_for
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import InferenceTestServer, summary_for
+from tests.harness import ROOT
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
 # About 6,500 characters in eight paragraphs: three chunks for the remote estimate.
