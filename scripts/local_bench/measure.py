@@ -21,6 +21,7 @@ import psutil
 
 from common.backends.local import MODELS, LocalBackend
 from common.settings import Task
+from common.ui import show_note
 from scripts.local_bench.workloads import BENCHES, TaskBench
 from testing.apps import running_app, settings_from
 from testing.rest import AppCallError, GradioRest
@@ -50,7 +51,8 @@ def measure_task(task: Task, runs: int) -> TaskResult:
     """Serve the task's app from this process and time it against direct calls of its loaded model."""
     bench = BENCHES[task]
     settings = settings_from(os.environ)
-    backend = bench.backend(settings)
+    # With the notifier the apps' tasks pass: the factories cache by both, so this is the app's backend.
+    backend = bench.backend(settings, show_note)
     result = TaskResult(task=task, model=settings.for_task(task).model)
     load_times = _record_load_times(backend)
     model_call_times = _record_call_times(backend, bench.model_call)

@@ -18,6 +18,7 @@ from common.backends import (
     text_to_image_backend,
     token_classification_backend,
 )
+from common.backends.base import Notifier
 from common.backends.local import CAPTION_MAX_TOKENS, ChatModel
 from common.settings import Settings, Task
 from scripts.local_bench.direct import (
@@ -140,7 +141,7 @@ class TaskBench:
     """How to run one task both ways, and whether both ways gave the same output (None: not comparable)."""
 
     app: str
-    backend: Callable[[Settings], Any]
+    backend: Callable[[Settings, Notifier], Any]
     model_call: str  # the backend method that runs the model, timed inside the app
     via_app: Callable[[GradioRest], Any]
     directly: Callable[[Any], Any]

@@ -39,6 +39,16 @@ class ImageRequest:
     seed: int
 
 
+class Notifier(Protocol):
+    """Tells the visitor whose call is running a passing note (a retry, say): a catalog key and its fields.
+
+    Backends are handed one instead of showing notes themselves, so that they know nothing of the UI:
+    an app shows a toast (`common.ui.show_note`), anything else logs (`common.errors.log_note`).
+    """
+
+    def __call__(self, key: str, /, **fields: Any) -> None: ...
+
+
 class Backend(Protocol):
     where: str
     """Where inference runs, for messages: an endpoint URL, a provider and model, or a local model."""
