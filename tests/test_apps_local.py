@@ -18,7 +18,6 @@ from PIL import Image
 
 from common.backends.local import _ModelCache
 from testing.apps import running_app, settings_from
-from testing.tiny_models import TinyModels
 from tests.harness import ROOT, app_fixture
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
@@ -26,20 +25,6 @@ pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
 LION = ROOT / "spaces/caption/examples/lion.jpg"
 ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}
-
-
-@pytest.fixture(scope="module")
-def local_settings(tiny_models: TinyModels):
-    return settings_from(
-        {
-            "INFERENCE_BACKEND": "local",
-            "SUMMARY_MODEL": str(tiny_models.summarize),
-            "NER_MODEL": str(tiny_models.ner),
-            "CAPTION_MODEL": str(tiny_models.caption),
-            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
-            "CHAT_MODEL": str(tiny_models.chat),
-        }
-    )
 
 
 summarize_app = app_fixture("summarize", "local_settings")

@@ -15,18 +15,13 @@ from gradio_client import handle_file
 from PIL import Image
 
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
-from testing.apps import running_app, settings_from
+from testing.apps import running_app
 from testing.inference_server import InferenceTestServer, caption_for, image_color_for, summary_for
 from tests.conftest import TEST_TOKEN
 from tests.harness import ROOT, app_fixture
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
 CHEETAH = ROOT / "spaces/caption/examples/cheetah.jpg"
-
-
-@pytest.fixture(scope="module")
-def remote_settings(inference_server: InferenceTestServer):
-    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
 
 
 summarize_app = app_fixture("summarize", "remote_settings")

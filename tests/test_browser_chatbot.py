@@ -21,25 +21,21 @@ from common.settings import DEFAULT_MODELS
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
 from scripts.serve import load_app
 from testing.apps import settings_from
-from testing.inference_server import InferenceTestServer, RecordedRequest
-from tests.test_browser import (
+from testing.browser import (
     OFF_MACHINE,
     PAGE_LOAD_TIMEOUT,
     PLAYWRIGHT_MISSING,
     RESULT_TIMEOUT,
     TOKEN,
     VIEWPORT,
-    browser,
     open_accordion,
-    page,
     refuse_off_machine,
     screenshot,
 )
+from testing.inference_server import InferenceTestServer, RecordedRequest
 
 if not PLAYWRIGHT_MISSING:
     from playwright.sync_api import Browser, Locator, Page, expect
-
-__all__ = ["browser", "page"]  # fixtures shared with the other browser tests
 
 pytestmark = pytest.mark.browser
 

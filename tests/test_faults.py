@@ -7,7 +7,6 @@ from a bad request or a bad backend minute without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from PIL import Image
 from testing.apps import running_app, settings_from
 from testing.inference_server import InferenceTestServer, summary_for, unused_port
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT
+from tests.harness import ROOT, app_fixture
 
 TEXT = "The tower is 324 metres tall. It is in Paris."
 GENERIC_GRADIO_ERROR = "upstream"
@@ -29,16 +28,8 @@ def fault_settings(inference_server: InferenceTestServer):
     return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "1.5"})
 
 
-@pytest.fixture(scope="module")
-def summarize_app(fault_settings) -> Iterator[Client]:
-    with running_app("summarize", fault_settings) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def chatbot_app(fault_settings) -> Iterator[Client]:
-    with running_app("chatbot", fault_settings) as client:
-        yield client
+summarize_app = app_fixture("summarize", "fault_settings")
+chatbot_app = app_fixture("chatbot", "fault_settings")
 
 
 def failure_message(client: Client, *args: object, api_name: str) -> str:
