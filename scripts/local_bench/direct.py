@@ -1,8 +1,8 @@
 """Each task's model called straight, without Gradio or the task layer: the benchmark's baseline.
 
-These repeat the transformers and diffusers calls of `common/backends/local.py`, with the same
-arguments, on the model the backend loaded. Each is one small function so that it can call the
-backend's own function instead, once the backend offers one per task.
+These repeat the transformers and diffusers calls of `common/backends/local.py`, with the arguments
+of the backend's own methods, on the model the backend loaded. Each is one small function so that it
+can call the backend's code instead, once the backend offers it as a function of the loaded model.
 """
 
 from __future__ import annotations
@@ -14,70 +14,54 @@ import torch
 from PIL import Image
 from transformers import TextIteratorStreamer
 
+from common.backends.base import ImageRequest
 from common.backends.local import CAPTION_MAX_TOKENS, ChatModel
 from common.chat import Message
-from scripts.local_bench.inputs import (
-    ARTICLE,
-    CHAT_MAX_TOKENS,
-    CHAT_MESSAGE,
-    CHAT_SYSTEM_MESSAGE,
-    CHAT_TEMPERATURE,
-    IMAGE_GUIDANCE,
-    IMAGE_SIZE,
-    IMAGE_STEPS,
-    NEGATIVE_PROMPT,
-    PROMPT,
-    SEED,
-    SENTENCE,
-    SUMMARY_MAX_LENGTH,
-    SUMMARY_MIN_LENGTH,
-    UPLOAD,
-)
+from common.images import EncodedImage
 
 
-def summarize_directly(loaded: tuple[Any, Any]) -> str:
+def summarize(loaded: tuple[Any, Any], text: str, *, min_length: int, max_length: int) -> str:
     tokenizer, model = loaded
-    inputs = tokenizer(ARTICLE, return_tensors="pt", truncation=True).to(model.device)
+    encoded = tokenizer(text, return_tensors="pt", truncation=True).to(model.device)
     with torch.inference_mode():
-        output = model.generate(**inputs, min_length=SUMMARY_MIN_LENGTH, max_length=SUMMARY_MAX_LENGTH)
+        output = model.generate(**encoded, min_length=min_length, max_length=max_length)
     return tokenizer.decode(output[0], skip_special_tokens=True).strip()
 
 
-def ner_directly(classifier: Any) -> list[dict[str, Any]]:
-    return [{**entity, "score": float(entity["score"])} for entity in classifier(SENTENCE)]
+def classify_tokens(classifier: Any, text: str) -> list[dict[str, Any]]:
+    return [{**entity, "score": float(entity["score"])} for entity in classifier(text)]
 
 
-def caption_directly(loaded: tuple[Any, Any]) -> str:
+def caption(loaded: tuple[Any, Any], image: EncodedImage) -> str:
     processor, model = loaded
-    picture = UPLOAD.decode()
-    inputs = processor(images=picture, return_tensors="pt").to(model.device, model.dtype)
+    encoded = processor(images=image.decode(), return_tensors="pt").to(model.device, model.dtype)
     with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
+        output = model.generate(**encoded, max_new_tokens=CAPTION_MAX_TOKENS)
     return processor.decode(output[0], skip_special_tokens=True).strip()
 
 
-def generate_directly(pipeline: Any) -> Image.Image:
-    generator = torch.Generator(device="cpu").manual_seed(SEED)
+def generate(pipeline: Any, request: ImageRequest) -> Image.Image:
+    generator = torch.Generator(device="cpu").manual_seed(request.seed)
     with torch.inference_mode():
         result = pipeline(
-            PROMPT,
-            negative_prompt=NEGATIVE_PROMPT,
-            num_inference_steps=IMAGE_STEPS,
-            guidance_scale=IMAGE_GUIDANCE,
-            width=IMAGE_SIZE,
-            height=IMAGE_SIZE,
+            request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            width=request.width,
+            height=request.height,
             generator=generator,
         )
     return result.images[0].convert("RGB")
 
 
-def chat_directly(loaded: ChatModel) -> str:
-    inputs = chat_prompt(loaded).to(loaded.model.device)
+def stream_reply(loaded: ChatModel, messages: list[Message], *, temperature: float, max_tokens: int) -> str:
+    """The whole reply, streamed token by token from a generating thread as the backend streams it."""
+    prompt = chat_prompt(loaded, messages).to(loaded.model.device)
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    arguments = {"max_new_tokens": CHAT_MAX_TOKENS, "do_sample": True, "temperature": CHAT_TEMPERATURE}
-    torch.manual_seed(SEED)
+    arguments = {"max_new_tokens": max_tokens, "do_sample": True, "temperature": temperature}
     generation = threading.Thread(
-        target=loaded.model.generate, kwargs={**inputs, **arguments, "streamer": streamer}
+        target=loaded.model.generate, kwargs={**prompt, **arguments, "streamer": streamer}
     )
     generation.start()
     reply = "".join(streamer)
@@ -85,13 +69,9 @@ def chat_directly(loaded: ChatModel) -> str:
     return reply
 
 
-def chat_prompt(loaded: ChatModel) -> Any:
-    """The benchmark's system message and question through the model's chat template, as the backend
-    renders them (folding the system message into the question where the template has no system role)."""
-    messages: list[Message] = [
-        {"role": "system", "content": CHAT_SYSTEM_MESSAGE},
-        {"role": "user", "content": CHAT_MESSAGE},
-    ]
+def chat_prompt(loaded: ChatModel, messages: list[Message]) -> Any:
+    """The messages through the model's chat template, as the backend renders them (the system
+    message folded into the first question where the template has no system role)."""
     return loaded.tokenizer.apply_chat_template(
         loaded.prompt_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
     )

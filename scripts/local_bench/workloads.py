@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -18,17 +19,11 @@ from common.backends import (
     text_to_image_backend,
     token_classification_backend,
 )
-from common.backends.base import Notifier
+from common.backends.base import ImageRequest, Notifier
 from common.backends.local import CAPTION_MAX_TOKENS, ChatModel
+from common.chat import Message
 from common.settings import Settings, Task
-from scripts.local_bench.direct import (
-    caption_directly,
-    chat_directly,
-    chat_prompt,
-    generate_directly,
-    ner_directly,
-    summarize_directly,
-)
+from scripts.local_bench import direct
 from scripts.local_bench.inputs import (
     ARTICLE,
     CHAT_MAX_TOKENS,
@@ -49,6 +44,14 @@ from scripts.local_bench.inputs import (
     UPLOAD,
 )
 from testing.rest import GradioRest
+
+IMAGE_REQUEST = ImageRequest(
+    PROMPT, NEGATIVE_PROMPT, IMAGE_STEPS, IMAGE_GUIDANCE, width=IMAGE_SIZE, height=IMAGE_SIZE, seed=SEED
+)
+CHAT_MESSAGES: list[Message] = [
+    {"role": "system", "content": CHAT_SYSTEM_MESSAGE},
+    {"role": "user", "content": CHAT_MESSAGE},
+]
 
 
 def summarize_via_app(app: GradioRest) -> str:
@@ -89,16 +92,7 @@ def describe_caption(loaded: tuple[Any, Any]) -> str:
 
 
 def generate_via_app(app: GradioRest) -> Image.Image:
-    image, _seed = app.call(
-        "generate",
-        prompt=PROMPT,
-        negative_prompt=NEGATIVE_PROMPT,
-        steps=IMAGE_STEPS,
-        guidance=IMAGE_GUIDANCE,
-        width=IMAGE_SIZE,
-        height=IMAGE_SIZE,
-        seed=SEED,
-    )
+    image, _seed = app.call("generate", **asdict(IMAGE_REQUEST))
     with Image.open(io.BytesIO(app.download(image))) as png:
         return png.convert("RGB")
 
@@ -109,6 +103,13 @@ def describe_imagegen(pipeline: Any) -> str:
         f'"{PROMPT}", negative "{NEGATIVE_PROMPT}", {IMAGE_SIZE}x{IMAGE_SIZE}, {IMAGE_STEPS} steps '
         f"({type(pipeline.scheduler).__name__}), guidance {IMAGE_GUIDANCE:g}, seed {SEED}, "
         f"{checker} safety checker"
+    )
+
+
+def chat_directly(loaded: ChatModel) -> str:
+    torch.manual_seed(SEED)  # as chat_via_app seeds the app's sampling
+    return direct.stream_reply(
+        loaded, CHAT_MESSAGES, temperature=CHAT_TEMPERATURE, max_tokens=CHAT_MAX_TOKENS
     )
 
 
@@ -125,7 +126,7 @@ def chat_via_app(app: GradioRest) -> str:
 
 
 def describe_chat(loaded: ChatModel) -> str:
-    tokens = chat_prompt(loaded)["input_ids"].shape[-1]
+    tokens = direct.chat_prompt(loaded, CHAT_MESSAGES)["input_ids"].shape[-1]
     return (
         f'"{CHAT_MESSAGE}" with the system message "{CHAT_SYSTEM_MESSAGE}" ({tokens} prompt tokens), '
         f"temperature {CHAT_TEMPERATURE:g}, max_tokens {CHAT_MAX_TOKENS}, streamed"
@@ -155,7 +156,9 @@ BENCHES: dict[Task, TaskBench] = {
         backend=summarization_backend,
         model_call="summarize",
         via_app=summarize_via_app,
-        directly=summarize_directly,
+        directly=partial(
+            direct.summarize, text=ARTICLE, min_length=SUMMARY_MIN_LENGTH, max_length=SUMMARY_MAX_LENGTH
+        ),
         describe=describe_summarize,
         same_output=str.__eq__,
     ),
@@ -164,7 +167,7 @@ BENCHES: dict[Task, TaskBench] = {
         backend=token_classification_backend,
         model_call="classify_tokens",
         via_app=ner_via_app,
-        directly=ner_directly,
+        directly=partial(direct.classify_tokens, text=SENTENCE),
         describe=describe_ner,
         # The app merges the pipeline's entities into whole ones: the outputs differ in shape.
     ),
@@ -173,7 +176,7 @@ BENCHES: dict[Task, TaskBench] = {
         backend=image_to_text_backend,
         model_call="caption",
         via_app=caption_via_app,
-        directly=caption_directly,
+        directly=partial(direct.caption, image=UPLOAD),
         describe=describe_caption,
         same_output=str.__eq__,
     ),
@@ -182,7 +185,7 @@ BENCHES: dict[Task, TaskBench] = {
         backend=text_to_image_backend,
         model_call="generate",
         via_app=generate_via_app,
-        directly=generate_directly,
+        directly=partial(direct.generate, request=IMAGE_REQUEST),
         describe=describe_imagegen,
         same_output=same_images,
     ),
