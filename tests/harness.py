@@ -23,3 +23,8 @@ def app_fixture(name: str, settings_fixture: str) -> Callable[..., Iterator[Clie
             yield connected
 
     return client
+
+
+def app_fixtures(settings_fixture: str) -> tuple[Callable[..., Iterator[Client]], ...]:
+    """An `app_fixture` for every space, in the order of SPACES, for a module that drives them all."""
+    return tuple(app_fixture(name, settings_fixture) for name in SPACES)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from common.backends.local import _ModelCache
 from testing.apps import running_app, settings_from
-from tests.harness import ROOT, app_fixture
+from tests.harness import ROOT, app_fixtures
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 
@@ -27,12 +27,7 @@ LION = ROOT / "spaces/caption/examples/lion.jpg"
 ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}
 
 
-summarize_app = app_fixture("summarize", "local_settings")
-ner_app = app_fixture("ner", "local_settings")
-caption_app = app_fixture("caption", "local_settings")
-imagegen_app = app_fixture("imagegen", "local_settings")
-game_app = app_fixture("game", "local_settings")
-chatbot_app = app_fixture("chatbot", "local_settings")
+summarize_app, ner_app, caption_app, imagegen_app, game_app, chatbot_app = app_fixtures("local_settings")
 
 
 def test_auto_picks_local_without_token_or_endpoint(tiny_models):

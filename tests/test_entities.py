@@ -59,27 +59,40 @@ def test_a_word_piece_never_starts_a_new_entity_even_when_tagged_b():
     assert [(e.label, e.text) for e in merge_entities(TEXT, reply)] == [("ORG", "DeepLearningAI")]
 
 
-def test_adjacent_words_keep_the_text_between_them():
-    reply = [piece("B-LOC", TEXT, "New"), piece("I-LOC", TEXT, "York")]
-    assert [e.text for e in merge_entities(TEXT, reply)] == ["New York"]
-
-
-def test_b_tag_starts_a_new_entity_of_the_same_type():
-    text = "Paris London"
-    reply = [piece("B-LOC", text, "Paris"), piece("B-LOC", text, "London")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Paris", "London"]
-
-
-def test_adjacent_entities_of_different_types_stay_apart():
-    text = "Andrew Google"
-    reply = [piece("B-PER", text, "Andrew"), piece("I-ORG", text, "Google")]
-    assert [(e.label, e.text) for e in merge_entities(text, reply)] == [("PER", "Andrew"), ("ORG", "Google")]
-
-
-def test_i_tag_does_not_bridge_other_words():
-    text = "Andrew met Smith"
-    reply = [piece("B-PER", text, "Andrew"), piece("I-PER", text, "Smith")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Andrew", "Smith"]
+@pytest.mark.parametrize(
+    ("text", "tagged", "expected"),
+    [
+        pytest.param(TEXT, [("B-LOC", "New"), ("I-LOC", "York")], [("LOC", "New York")], id="adjacent-words"),
+        pytest.param(
+            "Paris London",
+            [("B-LOC", "Paris"), ("B-LOC", "London")],
+            [("LOC", "Paris"), ("LOC", "London")],
+            id="b-tag-starts-a-new-entity-of-the-same-type",
+        ),
+        pytest.param(
+            "Andrew Google",
+            [("B-PER", "Andrew"), ("I-ORG", "Google")],
+            [("PER", "Andrew"), ("ORG", "Google")],
+            id="adjacent-entities-of-different-types-stay-apart",
+        ),
+        pytest.param(
+            "Andrew met Smith",
+            [("B-PER", "Andrew"), ("I-PER", "Smith")],
+            [("PER", "Andrew"), ("PER", "Smith")],
+            id="i-tag-does-not-bridge-other-words",
+        ),
+        pytest.param(
+            "Jean-Pierre lives here",
+            [("B-PER", "Jean"), ("I-PER", "Pierre")],
+            [("PER", "Jean-Pierre")],
+            id="hyphenated-names-join-across-the-hyphen",
+        ),
+    ],
+)
+def test_tagged_words_make_whole_entities(text, tagged, expected):
+    """Adjacent words keep the text between them; a B tag, another type or a word between end an entity."""
+    reply = [piece(tag, text, word) for tag, word in tagged]
+    assert [(e.label, e.text) for e in merge_entities(text, reply)] == expected
 
 
 def test_o_pieces_close_an_entity_and_their_word_pieces_stay_outside():
@@ -98,12 +111,6 @@ def test_pieces_without_offsets_are_located_in_the_text():
         {"entity": "I-LOC", "score": 0.9, "word": "york"},
     ]
     assert [e.text for e in merge_entities(TEXT, reply)] == ["New York"]
-
-
-def test_hyphenated_names_join_across_the_hyphen():
-    text = "Jean-Pierre lives here"
-    reply = [piece("B-PER", text, "Jean"), piece("I-PER", text, "Pierre")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Jean-Pierre"]
 
 
 def test_out_of_range_offsets_are_ignored():

@@ -248,18 +248,36 @@ def test_bad_chat_input_is_refused_before_the_backend(chatbot_app, server, args,
     assert server.requests_for("chat") == []
 
 
-def test_a_stream_that_stops_without_finishing_keeps_the_text_and_says_so(chatbot_app, server, caplog):
-    server.inject("stream_end", "chat")
+@pytest.mark.parametrize(
+    ("fault", "note", "logged"),
+    [
+        pytest.param(
+            "stream_end",
+            "The reply from the chat endpoint stopped before it was finished (the stream closed without "
+            "saying the reply was done). Press retry to ask again.",
+            "StreamEndedEarlyError: The reply from the chat endpoint stopped",
+            id="stops-without-finishing",
+        ),
+        pytest.param(
+            "stream_error",
+            "the chat endpoint reported an error while writing the reply (Request failed during generation: "
+            "Server error: CUDA out of memory.). This is on the server's side: try again in a moment.",
+            "ReplyFailedError: the chat endpoint reported an error while writing the reply",
+            id="an-error-inside-the-stream-gives-the-servers-words",
+        ),
+    ],
+)
+def test_a_stream_that_fails_midway_keeps_the_text_and_says_why(
+    chatbot_app, server, caplog, fault, note, logged
+):
+    server.inject(fault, "chat")
 
     reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
 
     assert reply[0]["content"] == "You said: tell me a"
     assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
-    assert reply[1]["content"] == (
-        "The reply from the chat endpoint stopped before it was finished (the stream closed without "
-        "saying the reply was done). Press retry to ask again."
-    )
-    assert "StreamEndedEarlyError: The reply from the chat endpoint stopped" in caplog.text
+    assert reply[1]["content"] == note
+    assert logged in caplog.text
 
 
 def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_app, server):
@@ -269,19 +287,6 @@ def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_ap
     assert reply[1]["content"] == (
         "The reply reached its limit of 3 tokens. For a longer reply, raise Max new tokens under "
         "Advanced options and press retry."
-    )
-
-
-def test_an_error_sent_inside_the_stream_keeps_the_text_and_gives_the_servers_words(chatbot_app, server):
-    server.inject("stream_error", "chat")
-
-    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
-
-    assert reply[0]["content"] == "You said: tell me a"
-    assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
-    assert reply[1]["content"] == (
-        "the chat endpoint reported an error while writing the reply (Request failed during generation: "
-        "Server error: CUDA out of memory.). This is on the server's side: try again in a moment."
     )
 
 
