@@ -43,15 +43,7 @@ def caption(loaded: tuple[Any, Any], image: EncodedImage) -> str:
 def generate(pipeline: Any, request: ImageRequest) -> Image.Image:
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
     with torch.inference_mode():
-        result = pipeline(
-            request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            width=request.width,
-            height=request.height,
-            generator=generator,
-        )
+        result = pipeline(request.prompt, **request.generation_arguments(), generator=generator)
     return result.images[0].convert("RGB")
 
 

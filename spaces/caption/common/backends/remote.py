@@ -395,13 +395,7 @@ class RemoteImageGenerator(RemoteBackend):
     ) -> Image.Image:
         return await self.call(
             lambda client: client.text_to_image(
-                request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance,
-                width=request.width,
-                height=request.height,
-                seed=request.seed,
+                request.prompt, **request.generation_arguments(), seed=request.seed
             ),
             token,
         )
