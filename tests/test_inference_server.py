@@ -813,6 +813,21 @@ def describe(server: InferenceTestServer, method: str, path: str) -> Any:
     return response.json() if response.status_code == 200 else response.status_code
 
 
+def llama_cpp_models(n_ctx_train: int) -> dict[str, Any]:
+    """What llama.cpp's server answers to GET /v1/models for the tiny chat model."""
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": "tiny-chat-Q4_K_M.gguf",
+                "object": "model",
+                "owned_by": "llamacpp",
+                "meta": {"n_ctx_train": n_ctx_train},
+            }
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "answers"),
     [
@@ -837,34 +852,12 @@ def describe(server: InferenceTestServer, method: str, path: str) -> Any:
             "llama.cpp",
             {
                 "GET /props": {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 1},
-                "GET /v1/models": {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": "tiny-chat-Q4_K_M.gguf",
-                            "object": "model",
-                            "owned_by": "llamacpp",
-                            "meta": {"n_ctx_train": 8192},
-                        }
-                    ],
-                },
+                "GET /v1/models": llama_cpp_models(n_ctx_train=8192),
             },
         ),
         (
             "llama.cpp-models",
-            {
-                "GET /v1/models": {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": "tiny-chat-Q4_K_M.gguf",
-                            "object": "model",
-                            "owned_by": "llamacpp",
-                            "meta": {"n_ctx_train": 2048},
-                        }
-                    ],
-                }
-            },
+            {"GET /v1/models": llama_cpp_models(n_ctx_train=2048)},
         ),
         (
             "ollama",
