@@ -100,11 +100,7 @@ def inference_server() -> Iterator[InferenceTestServer]:
 
 @pytest.fixture
 def server(inference_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
-    inference_server.reset_faults()
-    inference_server.clear()
-    inference_server.latency = 0.0
-    inference_server.token_delay = 0.0
-    inference_server.ner_shape = None
+    inference_server.reset()
     yield inference_server
     inference_server.reset_faults()
 

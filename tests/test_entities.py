@@ -25,6 +25,12 @@ def piece(tag: str, text: str, word: str, offset: int = 0, score: float = 0.9) -
     }
 
 
+def company_pieces(*tagged: tuple[str, str, float]) -> list[dict]:
+    """Word pieces of "DeepLearningAI" in TEXT, each given as (tag, piece, score)."""
+    at = TEXT.index("DeepLearningAI")
+    return [piece(tag, TEXT, word, at, score) for tag, word, score in tagged]
+
+
 def test_grouped_shape_keeps_spans_and_labels():
     reply = [
         {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
@@ -37,25 +43,16 @@ def test_grouped_shape_keeps_spans_and_labels():
 
 
 def test_word_pieces_make_one_entity_with_the_mean_score():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at, 0.9),
-        piece("I-ORG", TEXT, "##Lear", at, 0.8),
-        piece("I-ORG", TEXT, "##ning", at, 0.7),
-        piece("I-ORG", TEXT, "##AI", at, 0.6),
-    ]
+    reply = company_pieces(
+        ("B-ORG", "Deep", 0.9), ("I-ORG", "##Lear", 0.8), ("I-ORG", "##ning", 0.7), ("I-ORG", "##AI", 0.6)
+    )
     [entity] = merge_entities(TEXT, reply)
     assert (entity.label, entity.text) == ("ORG", "DeepLearningAI")
     assert entity.score == pytest.approx(0.75)
 
 
 def test_a_word_piece_never_starts_a_new_entity_even_when_tagged_b():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("B-ORG", TEXT, "##Lear", at),
-        piece("B-MISC", TEXT, "##ningAI", at),
-    ]
+    reply = company_pieces(("B-ORG", "Deep", 0.9), ("B-ORG", "##Lear", 0.9), ("B-MISC", "##ningAI", 0.9))
     assert [(e.label, e.text) for e in merge_entities(TEXT, reply)] == [("ORG", "DeepLearningAI")]
 
 
@@ -138,11 +135,9 @@ def test_an_entity_whose_word_is_not_in_the_text_is_left_out_with_one_warning(ca
 
 
 def test_a_correct_reply_is_kept_as_given_and_logs_nothing(caplog):
-    at = TEXT.index("DeepLearningAI")
     reply = [
         {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("I-ORG", TEXT, "##LearningAI", at),
+        *company_pieces(("B-ORG", "Deep", 0.9), ("I-ORG", "##LearningAI", 0.9)),
         {"entity_group": "LOC", "score": 0.98, "word": "new york", "start": 61, "end": 69},
     ]
     with caplog.at_level(logging.WARNING, logger="common"):
@@ -196,12 +191,7 @@ def test_a_word_found_only_before_the_previous_entity_is_left_out():
 
 
 def test_word_pieces_with_shifted_offsets_still_make_one_entity():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("I-ORG", TEXT, "##Lear", at),
-        piece("I-ORG", TEXT, "##ningAI", at),
-    ]
+    reply = company_pieces(("B-ORG", "Deep", 0.9), ("I-ORG", "##Lear", 0.9), ("I-ORG", "##ningAI", 0.9))
     shifted = [{**item, "start": item["start"] + 3, "end": item["end"] + 3} for item in reply]
     assert [(e.label, e.text, e.start, e.end) for e in merge_entities(TEXT, shifted)] == [
         ("ORG", "DeepLearningAI", 32, 46)

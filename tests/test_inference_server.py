@@ -92,15 +92,14 @@ def _hub_stays_local(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def shared_server() -> Iterator[InferenceTestServer]:
-    with InferenceTestServer() as server:
+    with InferenceTestServer(hang_seconds=HANG_SECONDS) as server:
         yield server
 
 
 @pytest.fixture
 def server(shared_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
     """One server for the module (stopping takes ~0.2 s), reset to its defaults around each test."""
-    shared_server.clear()
-    shared_server.hang_seconds = HANG_SECONDS
+    shared_server.reset()
     yield shared_server
     shared_server.reset_faults()
     shared_server.clear()
@@ -172,6 +171,18 @@ def test_endpoints_and_env_point_at_the_task_paths(server: InferenceTestServer) 
         "HF_API_TTI_BASE": f"{server.url}/imagegen",
         "HF_API_CHAT_BASE": f"{server.url}/chat",
     }
+
+
+def test_reset_puts_back_what_the_server_was_made_with() -> None:
+    with InferenceTestServer(latency=0.01, hang_seconds=2.0) as made:
+        made.latency, made.token_delay, made.hang_seconds, made.ner_shape = 1.0, 0.5, 9.0, "grouped"
+        made.inject("server_error", "summarize")
+        made.reset()
+
+        assert (made.latency, made.token_delay, made.hang_seconds, made.ner_shape) == (0.01, 0.0, 2.0, None)
+        summary = InferenceClient(model=made.endpoint("summarize")).summarization("One sentence. Two.")
+        assert summary.summary_text == "One sentence."
+        assert len(made.requests) == 1
 
 
 # Summarization
