@@ -15,9 +15,11 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch
+from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
 from transformers import (
     AutoTokenizer,
     BartConfig,
@@ -40,12 +42,7 @@ from transformers import (
 from transformers.initialization import no_init_weights
 
 from common.settings import Task
-from testing.tiny_models import NER_LABELS, TinyModels
-
-# diffusers is imported only where the image model is built: it takes seconds to import.
-if TYPE_CHECKING:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+from testing.tiny_models import NER_LABELS, TinyModels, sd15_vae
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -167,11 +164,16 @@ def build_captioner(tiny: TinyModels, directory: Path) -> None:
 
 def build_image_generator(tiny: TinyModels, directory: Path) -> None:
     """stable-diffusion-v1-5: its UNet, VAE, CLIP ViT-L/14 text encoder, scheduler and safety checker."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline
-
     tokenizer = AutoTokenizer.from_pretrained(tiny.imagegen / "tokenizer")
     StableDiffusionPipeline(
-        vae=random_model(_sd_vae),
+        vae=random_model(
+            lambda: sd15_vae(
+                block_out_channels=(128, 256, 512, 512),
+                layers_per_block=2,
+                norm_num_groups=32,
+                sample_size=512,
+            )
+        ),
         text_encoder=random_model(lambda: _sd_text_encoder(tokenizer)),
         tokenizer=tokenizer,
         unet=random_model(_sd_unet),
@@ -201,8 +203,6 @@ def _sd_text_encoder(tokenizer: Any) -> CLIPTextModel:
 
 
 def _sd_unet() -> UNet2DConditionModel:
-    from diffusers import UNet2DConditionModel
-
     return UNet2DConditionModel(
         sample_size=64,
         in_channels=4,
@@ -217,26 +217,8 @@ def _sd_unet() -> UNet2DConditionModel:
     )
 
 
-def _sd_vae() -> AutoencoderKL:
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(128, 256, 512, 512),
-        layers_per_block=2,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=512,
-    )
-
-
 def _sd_safety_checker() -> StableDiffusionSafetyChecker:
     """A CLIP ViT-L/14 image tower: SD 1.5 runs it on every image it makes."""
-    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
-
     vision = {
         "hidden_size": 1024,
         "intermediate_size": 4096,
