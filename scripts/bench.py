@@ -20,17 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import sys
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -49,8 +46,12 @@ from fastapi import FastAPI  # noqa: E402
 from huggingface_hub import AsyncInferenceClient, InferenceClient  # noqa: E402
 
 from common.ui import QUEUE_MAX_SIZE, REMOTE_CONCURRENCY  # noqa: E402
-from tests.harness import load_app, settings_from  # noqa: E402
-from tests.inference_server import InferenceTestServer, chat_tokens, summary_for  # noqa: E402
+from scripts.serve import load_app  # noqa: E402
+from scripts.serving import serving  # noqa: E402
+from testing.apps import settings_from  # noqa: E402
+from testing.inference_server import InferenceTestServer, chat_tokens, summary_for  # noqa: E402
+from testing.rest import call_events, final_events  # noqa: E402
+from testing.stats import percentile  # noqa: E402
 
 AppKind = Literal["summarize", "chatbot", "sleep", "naive"]
 
@@ -166,36 +167,18 @@ def build(spec: AppSpec, environ: dict[str, str], latency: float) -> gr.Blocks:
     return demo
 
 
-def start_server(app: FastAPI, loop: str, http: str) -> tuple[uvicorn.Server, threading.Thread, int]:
-    """Serve `app` on a free port with the given event loop and HTTP implementation.
-
-    `demo.launch()` lets uvicorn pick them ("auto": uvloop and httptools whenever installed), so
-    comparing them in one run needs a server configured here.
-    """
-    # IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections, as it does for the sockets
-    # uvicorn opens itself; without it responses wait for delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, loop=loop, http=http, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError(f"uvicorn did not start with loop={loop}, http={http}")
-    return server, thread, sock.getsockname()[1]
-
-
 def serve(spec: AppSpec, environ: dict[str, str], latency: float, conn: Connection) -> None:
     """Entry point of an app's process: serve until told to stop, reporting CPU time when asked."""
     demo = build(spec, environ, latency)
-    server, thread, port = start_server(gr.mount_gradio_app(FastAPI(), demo, path=""), spec.loop, spec.http)
-    conn.send(port)
-    while conn.recv() == CPU_QUERY:
-        conn.send(time.process_time())
-    server.should_exit = True
-    thread.join(STOP_TIMEOUT)
+    # `demo.launch()` lets uvicorn pick the event loop and HTTP implementation ("auto": uvloop and
+    # httptools whenever installed), so comparing them in one run needs a server configured here.
+    app = gr.mount_gradio_app(FastAPI(), demo, path="")
+    with serving(
+        app, loop=spec.loop, http=spec.http, start_timeout=STARTUP_TIMEOUT, stop_timeout=STOP_TIMEOUT
+    ) as served:
+        conn.send(served.url)
+        while conn.recv() == CPU_QUERY:
+            conn.send(time.process_time())
 
 
 def serve_inference(latency: float, token_delay: float, conn: Connection) -> None:
@@ -247,43 +230,17 @@ class AppProcess:
 
 @contextmanager
 def app_process(spec: AppSpec, environ: dict[str, str], latency: float) -> Iterator[AppProcess]:
-    with spawned(spec.label, serve, spec, environ, latency) as (conn, port):
-        yield AppProcess(f"http://127.0.0.1:{port}", conn)
+    with spawned(spec.label, serve, spec, environ, latency) as (conn, url):
+        yield AppProcess(url, conn)
 
 
 # The load generator
 
 
-async def sse_events(
-    client: httpx.AsyncClient, base: str, api_name: str, data: list[Any], session_hash: str
-) -> AsyncIterator[tuple[str, Any]]:
-    """Start one call and yield its server-sent events as (event, data).
-
-    The stream is read to its end, after the result, so that its connection can be used again.
-    """
-    posted = await client.post(
-        f"{base}/gradio_api/call/{api_name}", json={"data": data, "session_hash": session_hash}
-    )
-    posted.raise_for_status()
-    event_id = posted.json()["event_id"]
-    async with client.stream("GET", f"{base}/gradio_api/call/{api_name}/{event_id}") as stream:
-        stream.raise_for_status()
-        event = ""
-        async for line in stream.aiter_lines():
-            if line.startswith("event:"):
-                event = line.removeprefix("event:").strip()
-            elif line.startswith("data:"):
-                yield event, json.loads(line.removeprefix("data:"))
-
-
 async def call(client: httpx.AsyncClient, base: str, workload: Workload, session_hash: str) -> bool:
     """One request; True when it ends in the expected answer."""
-    results = [
-        (event, data)
-        async for event, data in sse_events(client, base, workload.api_name, workload.data, session_hash)
-        if event in ("complete", "error")
-    ]
-    return results == [("complete", [workload.expected])]
+    ended = await final_events(client, base, workload.api_name, workload.data, session_hash)
+    return ended == [("complete", [workload.expected])]
 
 
 def request_timeout(users: int, latency: float) -> float:
@@ -363,7 +320,7 @@ async def app_timing(client: httpx.AsyncClient, base: str) -> StreamTiming:
     start = time.perf_counter()
     reply, first, last = "", 0.0, 0.0
     data = [CHAT_MESSAGE, "", 0.7, CHAT_MAX_TOKENS]
-    async for event, payload in sse_events(client, base, "chat", data, uuid.uuid4().hex):
+    async for event, payload in call_events(client, base, "chat", data, uuid.uuid4().hex):
         if event == "error":
             raise RuntimeError(f"the chatbot failed: {payload}")
         text = payload[0] if event in ("generating", "complete") and isinstance(payload[0], str) else reply
@@ -399,14 +356,6 @@ def measure_streaming(
 
 
 # Reporting
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile; NaN when there is nothing to rank."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def throughput(result: LoadResult) -> float:
@@ -533,7 +482,7 @@ def report(
 DOCS_INTRO = """# Benchmarks
 
 How many concurrent users one app process serves, and how much it adds to the model's own latency.
-`scripts/bench.py` runs each app, the test inference server (`tests/inference_server.py`, which
+`scripts/bench.py` runs each app, the test inference server (`testing/inference_server.py`, which
 answers after a fixed latency) and the simulated users in processes of their own. The users call the
 REST API (`POST /gradio_api/call/<api_name>`, then read the result's event stream) one request after
 another, each with a session and a connection of its own.

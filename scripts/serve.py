@@ -15,15 +15,13 @@ import importlib.util
 import os
 import secrets
 import sys
-import threading
-import time
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
 from gradio import networking  # noqa: E402
@@ -32,6 +30,7 @@ from common.backends.hub_access import Availability, availability  # noqa: E402
 from common.i18n import preferred_language, text  # noqa: E402
 from common.settings import Settings, Task, load_settings  # noqa: E402
 from common.ui import mount, set_local_url  # noqa: E402
+from scripts.serving import ServerNotStarted, serving  # noqa: E402
 
 # Each app and the tasks it runs (for the index page's column of where models run).
 APPS: dict[str, tuple[Task, ...]] = {
@@ -42,11 +41,14 @@ APPS: dict[str, tuple[Task, ...]] = {
     "game": ("caption", "imagegen"),
     "chatbot": ("chat",),
 }
-STARTUP_TIMEOUT = 30.0
 
 
-def load_app_module(name: str) -> ModuleType:
-    """Import `spaces/<name>/app.py` under a unique name; the root `common/` serves every app."""
+@cache
+def load_app(name: str) -> ModuleType:
+    """Import `spaces/<name>/app.py` once, under a unique name; the root `common/` serves every app.
+
+    Every app's file is called `app.py` and `spaces/` is not a package, so each is loaded from its path.
+    """
     spec = importlib.util.spec_from_file_location(f"spaces_{name}_app", ROOT / "spaces" / name / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -103,7 +105,7 @@ def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
 
     app.state.demos = {}
     for name in APPS:
-        app.state.demos[name] = demo = load_app_module(name).build_demo(settings)
+        app.state.demos[name] = demo = load_app(name).build_demo(settings)
         mount(app, demo, f"/{name}", mcp_server)
     return app
 
@@ -137,26 +139,17 @@ def serve(app: FastAPI, host: str, port: int, share: bool) -> None:
     # The apps call themselves (MCP) on this machine, whatever address the server is reached at; set
     # before the first request, so no caller's Host header is ever taken for it.
     set_local_urls(app, f"http://{loopback_address(host)}:{port}")
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
+    try:
+        with serving(app, host, port) as served:
+            print(f"Serving six apps on http://{host}:{port}/")
+            if share and (url := open_share_link(port)):
+                print(f"Public link (expires with this process): {url}")
+            served.wait()
+    except ServerNotStarted:
         raise SystemExit(
             f"The server did not start on {host}:{port}. If another program uses port {port}, choose "
             "another with --port or GRADIO_SERVER_PORT."
-        )
-    print(f"Serving six apps on http://{host}:{port}/")
-    if share and (url := open_share_link(port)):
-        print(f"Public link (expires with this process): {url}")
-    try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-    except KeyboardInterrupt:
-        server.should_exit = True
-        thread.join(timeout=10)
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> None:

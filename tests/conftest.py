@@ -32,10 +32,18 @@ sys.path.insert(0, str(ROOT))
 import huggingface_hub.constants  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.inference_server import InferenceTestServer  # noqa: E402
+from common.settings import Settings  # noqa: E402
+from scripts import serve  # noqa: E402
+from scripts.serving import serving  # noqa: E402
+from testing.apps import settings_from  # noqa: E402
+from testing.browser import TOKEN as BROWSER_TOKEN  # noqa: E402
+from testing.browser import chromium, fresh_page  # noqa: E402
+from testing.inference_server import InferenceTestServer  # noqa: E402
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from playwright.sync_api import Browser, Page
+
+    from testing.tiny_models import TinyModels
 
 TEST_TOKEN = "hf_test_secret_token_0123456789"
 
@@ -47,9 +55,30 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     Imported here, not at the top: torch and friends take seconds to import, and only the
     local-backend tests need them.
     """
-    from tests.tiny_models import build_tiny_models
+    from testing.tiny_models import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def local_settings(tiny_models: TinyModels) -> Settings:
+    """Every task in process, on its tiny model."""
+    return settings_from(
+        {
+            "INFERENCE_BACKEND": "local",
+            "SUMMARY_MODEL": str(tiny_models.summarize),
+            "NER_MODEL": str(tiny_models.ner),
+            "CAPTION_MODEL": str(tiny_models.caption),
+            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
+            "CHAT_MODEL": str(tiny_models.chat),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def remote_settings(inference_server: InferenceTestServer) -> Settings:
+    """Every task at the test inference server, with a timeout that a busy test machine keeps."""
+    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
 
 
 @pytest.fixture
@@ -71,10 +100,34 @@ def inference_server() -> Iterator[InferenceTestServer]:
 
 @pytest.fixture
 def server(inference_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
-    inference_server.reset_faults()
-    inference_server.clear()
-    inference_server.latency = 0.0
-    inference_server.token_delay = 0.0
-    inference_server.ner_shape = None
+    inference_server.reset()
     yield inference_server
     inference_server.reset_faults()
+
+
+# The browser tests' fixtures: a module's Chromium, a fresh page for each test, and the apps it opens.
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Shared by the module: launching Chromium costs more than a fresh profile."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def apps_url(inference_server: InferenceTestServer) -> Iterator[str]:
+    """Serve-all's app on a free local port, every task of every app sent to the test inference server.
+
+    A module that opens one app alone overrides this fixture."""
+    app = serve.build_app(settings_from({**inference_server.env(), "HF_TOKEN": BROWSER_TOKEN}))
+    with serving(app) as served:
+        serve.set_local_urls(app, served.url)
+        yield served.url
+
+
+@pytest.fixture
+def page(browser: Browser, apps_url: str, server: InferenceTestServer) -> Iterator[Page]:
+    """A fresh browser profile on the apps, with the test server reset."""
+    with fresh_page(browser, apps_url) as fresh:
+        yield fresh

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from tests.harness import ROOT, SPACES, launched_apps, settings_from
-from tests.inference_server import InferenceTestServer
+from testing.apps import launched_apps, settings_from
+from testing.inference_server import InferenceTestServer
+from tests.harness import ROOT, SPACES
 from tests.raw_api import app_config, call_api, join_queue
 
 SNAPSHOTS = ROOT / "tests" / "api_contract"

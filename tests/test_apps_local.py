@@ -13,8 +13,8 @@ import torch
 from gradio_client import handle_file
 from PIL import Image
 
-from tests.harness import ROOT, app_fixture, settings_from
-from tests.tiny_models import TinyModels
+from testing.apps import settings_from
+from tests.harness import ROOT, app_fixtures
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 
@@ -23,26 +23,7 @@ LION = ROOT / "spaces/caption/examples/lion.jpg"
 ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}
 
 
-@pytest.fixture(scope="module")
-def local_settings(tiny_models: TinyModels):
-    return settings_from(
-        {
-            "INFERENCE_BACKEND": "local",
-            "SUMMARY_MODEL": str(tiny_models.summarize),
-            "NER_MODEL": str(tiny_models.ner),
-            "CAPTION_MODEL": str(tiny_models.caption),
-            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
-            "CHAT_MODEL": str(tiny_models.chat),
-        }
-    )
-
-
-summarize_app = app_fixture("summarize", "local_settings")
-ner_app = app_fixture("ner", "local_settings")
-caption_app = app_fixture("caption", "local_settings")
-imagegen_app = app_fixture("imagegen", "local_settings")
-game_app = app_fixture("game", "local_settings")
-chatbot_app = app_fixture("chatbot", "local_settings")
+summarize_app, ner_app, caption_app, imagegen_app, game_app, chatbot_app = app_fixtures("local_settings")
 
 
 def test_auto_picks_local_without_token_or_endpoint(tiny_models):

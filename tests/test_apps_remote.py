@@ -15,25 +15,16 @@ from gradio_client import handle_file
 from PIL import Image
 
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
+from testing.apps import running_app
+from testing.inference_server import InferenceTestServer, caption_for, image_color_for, summary_for
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, app_fixture, running_app, settings_from
-from tests.inference_server import InferenceTestServer, caption_for, image_color_for, summary_for
+from tests.harness import ROOT, app_fixtures
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
 CHEETAH = ROOT / "spaces/caption/examples/cheetah.jpg"
 
 
-@pytest.fixture(scope="module")
-def remote_settings(inference_server: InferenceTestServer):
-    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-
-
-summarize_app = app_fixture("summarize", "remote_settings")
-ner_app = app_fixture("ner", "remote_settings")
-caption_app = app_fixture("caption", "remote_settings")
-imagegen_app = app_fixture("imagegen", "remote_settings")
-game_app = app_fixture("game", "remote_settings")
-chatbot_app = app_fixture("chatbot", "remote_settings")
+summarize_app, ner_app, caption_app, imagegen_app, game_app, chatbot_app = app_fixtures("remote_settings")
 
 
 def assert_authorized(server: InferenceTestServer) -> None:

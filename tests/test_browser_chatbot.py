@@ -19,26 +19,23 @@ from common.chat_models import PROVIDER_CHAT_MODELS
 from common.i18n import i18n
 from common.settings import DEFAULT_MODELS
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
-from tests.harness import load_app, settings_from
-from tests.inference_server import InferenceTestServer, RecordedRequest
-from tests.test_browser import (
+from scripts.serve import load_app
+from testing.apps import settings_from
+from testing.browser import (
     OFF_MACHINE,
     PAGE_LOAD_TIMEOUT,
     PLAYWRIGHT_MISSING,
     RESULT_TIMEOUT,
     TOKEN,
     VIEWPORT,
-    browser,
     open_accordion,
-    page,
     refuse_off_machine,
     screenshot,
 )
+from testing.inference_server import InferenceTestServer, RecordedRequest
 
 if not PLAYWRIGHT_MISSING:
     from playwright.sync_api import Browser, Locator, Page, expect
-
-__all__ = ["browser", "page"]  # fixtures shared with the other browser tests
 
 pytestmark = pytest.mark.browser
 

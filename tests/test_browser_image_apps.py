@@ -1,9 +1,6 @@
 """The image apps' newer paths in headless Chromium: batches and their history in imagegen, telephone
 in the game. Served by serve-all against the test inference server, as in test_browser.py."""
 
-# The browser fixtures come from test_browser.py; pytest passes them in by their names as parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import re
@@ -12,24 +9,22 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, image_color_for
-from tests.test_browser import (  # noqa: F401
+from testing.browser import (
     RESULT_TIMEOUT,
-    TOWER,
-    apps_url,
-    browser,
     expect_image_of_size,
     image_in,
     open_accordion,
     open_app,
-    page,
     screenshot,
     upload,
 )
+from testing.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, caption_for, image_color_for
+from tests.harness import ROOT
 
 pytestmark = pytest.mark.browser
 
 PROMPT = "a watercolour of a lighthouse"
+TOWER = ROOT / "spaces/game/examples/tower.jpg"
 # On the test server the tower is captioned "a 377x600 green picture" and every painting is 512x512:
 # the score a player reads for each caption a game can end on.
 TOWER_SCORES = {

@@ -1,11 +1,8 @@
 """The summarize and NER pages in headless Chromium: the chunk report, the threshold and the entity table.
 
 Served like tests/test_browser.py serves every app (serve-all against the test inference server), with
-its fixtures and helpers; screenshots go to the same place.
+the browser fixtures of tests/conftest.py and the helpers of testing/browser.py.
 """
-
-# The fixtures imported from tests/test_browser.py are used by being named as parameters.
-# ruff: noqa: F401, F811
 
 from __future__ import annotations
 
@@ -14,18 +11,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.inference_server import InferenceTestServer, summary_for
-from tests.test_browser import (
-    ACTION_TIMEOUT,
-    PAGE_LOAD_TIMEOUT,
-    RESULT_TIMEOUT,
-    VIEWPORT,
-    apps_url,
-    browser,
-    open_app,
-    page,
-    screenshot,
-)
+from testing.browser import ACTION_TIMEOUT, PAGE_LOAD_TIMEOUT, RESULT_TIMEOUT, VIEWPORT, open_app, screenshot
+from testing.inference_server import InferenceTestServer, summary_for
 
 pytestmark = pytest.mark.browser
 

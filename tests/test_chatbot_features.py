@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +34,14 @@ from common.chat import (
 )
 from common.chat_models import PROVIDER_CHAT_MODELS, offered_models
 from common.settings import DEFAULT_MODELS, Settings
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import InferenceTestServer
+from tests.harness import app_fixture
 from tests.test_space_cards import card
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 DEFAULT_MODEL = DEFAULT_MODELS["chat"]
 OTHER_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -190,15 +190,7 @@ def test_the_estimate_counts_a_token_per_chinese_character():
 # Through gradio_client, on the remote backend
 
 
-@pytest.fixture(scope="module")
-def endpoint_settings(inference_server: InferenceTestServer) -> Settings:
-    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-
-
-@pytest.fixture(scope="module")
-def chatbot_app(endpoint_settings) -> Iterator[Client]:
-    with running_app("chatbot", endpoint_settings) as client:
-        yield client
+chatbot_app = app_fixture("chatbot", "remote_settings")
 
 
 @pytest.fixture
@@ -415,11 +407,7 @@ def test_retry_asks_again_and_undo_takes_the_last_turn_back(chatbot, server):
 # On the local backend: the tiny chat model's own tokenizer and window
 
 
-@pytest.fixture(scope="module")
-def local_chatbot(tiny_models: TinyModels) -> Iterator[Client]:
-    settings = settings_from({"INFERENCE_BACKEND": "local", "CHAT_MODEL": str(tiny_models.chat)})
-    with running_app("chatbot", settings) as client:
-        yield client
+local_chatbot = app_fixture("chatbot", "local_settings")
 
 
 @pytest.mark.local

@@ -8,14 +8,14 @@ private Space also needs `HF_TOKEN`. Real models answer, so these check shapes, 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.harness import ROOT
+from tests.harness import ROOT, SPACES
 
 pytestmark = pytest.mark.deployed
 
@@ -34,34 +34,17 @@ def deployed(app: str) -> Iterator[Client]:
     yield Client(target, token=os.environ.get("HF_TOKEN") or None, verbose=False)
 
 
-@pytest.fixture(scope="module")
-def summarize() -> Iterator[Client]:
-    yield from deployed("summarize")
+def deployed_fixture(app: str) -> Callable[[], Iterator[Client]]:
+    """A module-scoped fixture: a client of the deployed Space of `app`, or a skip saying what to set."""
+
+    @pytest.fixture(scope="module")
+    def client() -> Iterator[Client]:
+        yield from deployed(app)
+
+    return client
 
 
-@pytest.fixture(scope="module")
-def ner() -> Iterator[Client]:
-    yield from deployed("ner")
-
-
-@pytest.fixture(scope="module")
-def caption() -> Iterator[Client]:
-    yield from deployed("caption")
-
-
-@pytest.fixture(scope="module")
-def imagegen() -> Iterator[Client]:
-    yield from deployed("imagegen")
-
-
-@pytest.fixture(scope="module")
-def game() -> Iterator[Client]:
-    yield from deployed("game")
-
-
-@pytest.fixture(scope="module")
-def chatbot() -> Iterator[Client]:
-    yield from deployed("chatbot")
+summarize, ner, caption, imagegen, game, chatbot = (deployed_fixture(app) for app in SPACES)
 
 
 def test_summarize(summarize: Client):

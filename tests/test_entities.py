@@ -25,6 +25,12 @@ def piece(tag: str, text: str, word: str, offset: int = 0, score: float = 0.9) -
     }
 
 
+def company_pieces(*tagged: tuple[str, str, float]) -> list[dict]:
+    """Word pieces of "DeepLearningAI" in TEXT, each given as (tag, piece, score)."""
+    at = TEXT.index("DeepLearningAI")
+    return [piece(tag, TEXT, word, at, score) for tag, word, score in tagged]
+
+
 def test_grouped_shape_keeps_spans_and_labels():
     reply = [
         {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
@@ -37,49 +43,40 @@ def test_grouped_shape_keeps_spans_and_labels():
 
 
 def test_word_pieces_make_one_entity_with_the_mean_score():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at, 0.9),
-        piece("I-ORG", TEXT, "##Lear", at, 0.8),
-        piece("I-ORG", TEXT, "##ning", at, 0.7),
-        piece("I-ORG", TEXT, "##AI", at, 0.6),
-    ]
+    reply = company_pieces(
+        ("B-ORG", "Deep", 0.9), ("I-ORG", "##Lear", 0.8), ("I-ORG", "##ning", 0.7), ("I-ORG", "##AI", 0.6)
+    )
     [entity] = merge_entities(TEXT, reply)
     assert (entity.label, entity.text) == ("ORG", "DeepLearningAI")
     assert entity.score == pytest.approx(0.75)
 
 
 def test_a_word_piece_never_starts_a_new_entity_even_when_tagged_b():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("B-ORG", TEXT, "##Lear", at),
-        piece("B-MISC", TEXT, "##ningAI", at),
-    ]
+    reply = company_pieces(("B-ORG", "Deep", 0.9), ("B-ORG", "##Lear", 0.9), ("B-MISC", "##ningAI", 0.9))
     assert [(e.label, e.text) for e in merge_entities(TEXT, reply)] == [("ORG", "DeepLearningAI")]
 
 
-def test_adjacent_words_keep_the_text_between_them():
-    reply = [piece("B-LOC", TEXT, "New"), piece("I-LOC", TEXT, "York")]
-    assert [e.text for e in merge_entities(TEXT, reply)] == ["New York"]
-
-
-def test_b_tag_starts_a_new_entity_of_the_same_type():
-    text = "Paris London"
-    reply = [piece("B-LOC", text, "Paris"), piece("B-LOC", text, "London")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Paris", "London"]
-
-
-def test_adjacent_entities_of_different_types_stay_apart():
-    text = "Andrew Google"
-    reply = [piece("B-PER", text, "Andrew"), piece("I-ORG", text, "Google")]
-    assert [(e.label, e.text) for e in merge_entities(text, reply)] == [("PER", "Andrew"), ("ORG", "Google")]
-
-
-def test_i_tag_does_not_bridge_other_words():
-    text = "Andrew met Smith"
-    reply = [piece("B-PER", text, "Andrew"), piece("I-PER", text, "Smith")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Andrew", "Smith"]
+@pytest.mark.parametrize(
+    ("text", "tagged", "expected"),
+    [
+        (TEXT, [("B-LOC", "New"), ("I-LOC", "York")], [("LOC", "New York")]),
+        ("Paris London", [("B-LOC", "Paris"), ("B-LOC", "London")], [("LOC", "Paris"), ("LOC", "London")]),
+        ("Andrew Google", [("B-PER", "Andrew"), ("I-ORG", "Google")], [("PER", "Andrew"), ("ORG", "Google")]),
+        ("Ann met Smith", [("B-PER", "Ann"), ("I-PER", "Smith")], [("PER", "Ann"), ("PER", "Smith")]),
+        ("Jean-Pierre lives here", [("B-PER", "Jean"), ("I-PER", "Pierre")], [("PER", "Jean-Pierre")]),
+    ],
+    ids=[
+        "adjacent-words-keep-the-text-between-them",
+        "b-tag-starts-a-new-entity-of-the-same-type",
+        "adjacent-entities-of-different-types-stay-apart",
+        "i-tag-does-not-bridge-other-words",
+        "hyphenated-names-join-across-the-hyphen",
+    ],
+)
+def test_tagged_words_make_whole_entities(text, tagged, expected):
+    """Adjacent words keep the text between them; a B tag, another type or a word between end an entity."""
+    reply = [piece(tag, text, word) for tag, word in tagged]
+    assert [(e.label, e.text) for e in merge_entities(text, reply)] == expected
 
 
 def test_o_pieces_close_an_entity_and_their_word_pieces_stay_outside():
@@ -98,12 +95,6 @@ def test_pieces_without_offsets_are_located_in_the_text():
         {"entity": "I-LOC", "score": 0.9, "word": "york"},
     ]
     assert [e.text for e in merge_entities(TEXT, reply)] == ["New York"]
-
-
-def test_hyphenated_names_join_across_the_hyphen():
-    text = "Jean-Pierre lives here"
-    reply = [piece("B-PER", text, "Jean"), piece("I-PER", text, "Pierre")]
-    assert [e.text for e in merge_entities(text, reply)] == ["Jean-Pierre"]
 
 
 def test_out_of_range_offsets_are_ignored():
@@ -144,11 +135,9 @@ def test_an_entity_whose_word_is_not_in_the_text_is_left_out_with_one_warning(ca
 
 
 def test_a_correct_reply_is_kept_as_given_and_logs_nothing(caplog):
-    at = TEXT.index("DeepLearningAI")
     reply = [
         {"entity_group": "PER", "score": 0.99, "word": "Andrew", "start": 11, "end": 17},
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("I-ORG", TEXT, "##LearningAI", at),
+        *company_pieces(("B-ORG", "Deep", 0.9), ("I-ORG", "##LearningAI", 0.9)),
         {"entity_group": "LOC", "score": 0.98, "word": "new york", "start": 61, "end": 69},
     ]
     with caplog.at_level(logging.WARNING, logger="common"):
@@ -202,12 +191,7 @@ def test_a_word_found_only_before_the_previous_entity_is_left_out():
 
 
 def test_word_pieces_with_shifted_offsets_still_make_one_entity():
-    at = TEXT.index("DeepLearningAI")
-    reply = [
-        piece("B-ORG", TEXT, "Deep", at),
-        piece("I-ORG", TEXT, "##Lear", at),
-        piece("I-ORG", TEXT, "##ningAI", at),
-    ]
+    reply = company_pieces(("B-ORG", "Deep", 0.9), ("I-ORG", "##Lear", 0.9), ("I-ORG", "##ningAI", 0.9))
     shifted = [{**item, "start": item["start"] + 3, "end": item["end"] + 3} for item in reply]
     assert [(e.label, e.text, e.start, e.end) for e in merge_entities(TEXT, shifted)] == [
         ("ORG", "DeepLearningAI", 32, 46)

@@ -7,7 +7,6 @@ from a bad request or a bad backend minute without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,9 +14,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, summary_for, unused_port
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import InferenceTestServer, summary_for, unused_port
+from tests.harness import ROOT, app_fixture
 
 TEXT = "The tower is 324 metres tall. It is in Paris."
 GENERIC_GRADIO_ERROR = "upstream"
@@ -28,16 +28,8 @@ def fault_settings(inference_server: InferenceTestServer):
     return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "1.5"})
 
 
-@pytest.fixture(scope="module")
-def summarize_app(fault_settings) -> Iterator[Client]:
-    with running_app("summarize", fault_settings) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def chatbot_app(fault_settings) -> Iterator[Client]:
-    with running_app("chatbot", fault_settings) as client:
-        yield client
+summarize_app = app_fixture("summarize", "fault_settings")
+chatbot_app = app_fixture("chatbot", "fault_settings")
 
 
 def failure_message(client: Client, *args: object, api_name: str) -> str:
@@ -110,17 +102,6 @@ def test_backend_faults_become_messages_that_say_what_to_do(summarize_app, serve
     still_serves(summarize_app)
 
 
-def test_a_server_pinned_to_another_model_says_so_and_names_chat_model(chatbot_app, server):
-    server.inject("pinned_model", "chat")
-
-    message = failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat")
-
-    assert message == (
-        "the chat endpoint rejected the requested model (HTTP 400: Server is pinned to 'X'; requested "
-        "'Qwen/Qwen2.5-7B-Instruct'.). Check CHAT_MODEL: set it to a model the server serves."
-    )
-
-
 def test_a_pinned_server_is_explained_in_chinese_too(chatbot_app, server):
     server.inject("pinned_model", "chat")
     chinese = Client(chatbot_app.src, verbose=False, headers={"Accept-Language": "zh-CN"})
@@ -145,6 +126,18 @@ def test_a_pinned_server_is_explained_in_chinese_too(chatbot_app, server):
             "invalid_body",
             "the chat endpoint rejected the input (HTTP 422: body.messages: Field required). Shorten or "
             "change the input and try again.",
+        ),
+        (
+            "pinned_model",
+            "the chat endpoint rejected the requested model (HTTP 400: Server is pinned to 'X'; requested "
+            "'Qwen/Qwen2.5-7B-Instruct'.). Check CHAT_MODEL: set it to a model the server serves.",
+        ),
+        # The app knows no window for this endpoint (it reports none) and sent the message whole; the
+        # server answered 200, then refused it inside the stream, as llama-cpp-python's server does.
+        (
+            "stream_over_window",
+            "the chat endpoint says the conversation is longer than the model's 2,048-token context window "
+            "(Requested tokens (1) exceed context window of 2048). Shorten it or start a new conversation.",
         ),
     ],
 )
@@ -256,18 +249,36 @@ def test_bad_chat_input_is_refused_before_the_backend(chatbot_app, server, args,
     assert server.requests_for("chat") == []
 
 
-def test_a_stream_that_stops_without_finishing_keeps_the_text_and_says_so(chatbot_app, server, caplog):
-    server.inject("stream_end", "chat")
+@pytest.mark.parametrize(
+    ("fault", "note", "logged"),
+    [
+        pytest.param(
+            "stream_end",
+            "The reply from the chat endpoint stopped before it was finished (the stream closed without "
+            "saying the reply was done). Press retry to ask again.",
+            "StreamEndedEarlyError: The reply from the chat endpoint stopped",
+            id="stops-without-finishing",
+        ),
+        pytest.param(
+            "stream_error",
+            "the chat endpoint reported an error while writing the reply (Request failed during generation: "
+            "Server error: CUDA out of memory.). This is on the server's side: try again in a moment.",
+            "ReplyFailedError: the chat endpoint reported an error while writing the reply",
+            id="an-error-inside-the-stream-gives-the-servers-words",
+        ),
+    ],
+)
+def test_a_stream_that_fails_midway_keeps_the_text_and_says_why(
+    chatbot_app, server, caplog, fault, note, logged
+):
+    server.inject(fault, "chat")
 
     reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
 
     assert reply[0]["content"] == "You said: tell me a"
     assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
-    assert reply[1]["content"] == (
-        "The reply from the chat endpoint stopped before it was finished (the stream closed without "
-        "saying the reply was done). Press retry to ask again."
-    )
-    assert "StreamEndedEarlyError: The reply from the chat endpoint stopped" in caplog.text
+    assert reply[1]["content"] == note
+    assert logged in caplog.text
 
 
 def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_app, server):
@@ -278,33 +289,6 @@ def test_a_reply_that_reaches_max_tokens_says_how_to_get_a_longer_one(chatbot_ap
         "The reply reached its limit of 3 tokens. For a longer reply, raise Max new tokens under "
         "Advanced options and press retry."
     )
-
-
-def test_an_error_sent_inside_the_stream_keeps_the_text_and_gives_the_servers_words(chatbot_app, server):
-    server.inject("stream_error", "chat")
-
-    reply = chatbot_app.predict("tell me a long story please", "", 0.7, 256, api_name="/chat")
-
-    assert reply[0]["content"] == "You said: tell me a"
-    assert reply[1]["metadata"]["title"] == "⚠️ Reply cut off"
-    assert reply[1]["content"] == (
-        "the chat endpoint reported an error while writing the reply (Request failed during generation: "
-        "Server error: CUDA out of memory.). This is on the server's side: try again in a moment."
-    )
-
-
-def test_a_prompt_over_the_servers_window_is_told_by_the_window_the_server_names(chatbot_app, server):
-    # The app knows no window for this endpoint (it reports none) and sent the message whole; the
-    # server answered 200, then refused it inside the stream, as llama-cpp-python's server does.
-    server.inject("stream_over_window", "chat")
-
-    message = failure_message(chatbot_app, "hello", "", 0.7, 64, api_name="/chat")
-
-    assert message == (
-        "the chat endpoint says the conversation is longer than the model's 2,048-token context window "
-        "(Requested tokens (1) exceed context window of 2048). Shorten it or start a new conversation."
-    )
-    assert chatbot_app.predict("hello", "", 0.7, 64, api_name="/chat") == "You said: hello (turn 1)"
 
 
 def test_a_file_that_is_not_an_image_is_refused(fault_settings, server, tmp_path):

@@ -7,7 +7,6 @@ dominant colour (`caption_for`), and a painting's colour follows from its prompt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,19 +15,19 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from common.settings import Settings
 from common.similarity import text_similarity
 from common.tasks.game import verdict
-from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import (
+from testing.apps import running_app
+from testing.inference_server import (
     DEFAULT_IMAGE_SIZE,
-    InferenceTestServer,
     caption_for,
     image_color_for,
 )
+from tests.harness import ROOT, app_fixture
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    pass
 
 LION = ROOT / "spaces/game/examples/lion.jpg"
 # On the test server the lion is captioned "a 256x256 red picture" and every painting is 512x512, so a
@@ -56,11 +55,7 @@ def play(client: Client, rounds: object, image: Path = LION) -> tuple[list[dict]
     return client.predict(handle_file(str(image)), rounds, api_name="/telephone")
 
 
-@pytest.fixture(scope="module")
-def remote_app(inference_server: InferenceTestServer) -> Iterator[Client]:
-    settings = settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-    with running_app("game", settings) as client:
-        yield client
+remote_app = app_fixture("game", "remote_settings")
 
 
 def test_each_round_paints_the_previous_caption_and_captions_the_painting(remote_app, server):
@@ -169,15 +164,8 @@ def test_the_verdict_names_how_much_survived(similarity, words):
 
 @pytest.mark.local
 @pytest.mark.usefixtures("hub_offline")
-def test_telephone_on_local_models(tiny_models: TinyModels):
-    settings = settings_from(
-        {
-            "INFERENCE_BACKEND": "local",
-            "CAPTION_MODEL": str(tiny_models.caption),
-            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
-        }
-    )
-    with running_app("game", settings) as client:
+def test_telephone_on_local_models(local_settings: Settings):
+    with running_app("game", local_settings) as client:
         timeline, similarity, words = play(client, 2)
 
     captions = [step["caption"] for step in timeline]

@@ -9,8 +9,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from common.i18n import CHINESE, DEFAULT_LANGUAGE, catalog, preferred_language
-from tests.harness import running_app, settings_from
-from tests.inference_server import InferenceTestServer
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer
 
 
 def placeholders(template: str) -> set[str]:

@@ -7,7 +7,6 @@ On the test inference server an image's colour is a function of its prompt and s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +16,14 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from common.image_history import HISTORY_LENGTH
+from common.settings import Settings
 from common.tasks.imagegen import MAX_SEED
-from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import InferenceTestServer, image_color_for
+from testing.apps import running_app
+from testing.inference_server import image_color_for
+from tests.harness import app_fixture
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    pass
 
 PROMPT = "a lighthouse in a storm"
 # prompt, negative_prompt, steps, guidance, width, height: small and few steps, so local runs are quick.
@@ -45,15 +45,7 @@ def history_of(client: Client) -> list[dict]:
     return client.predict(api_name="/history")
 
 
-@pytest.fixture(scope="module")
-def remote_settings(inference_server: InferenceTestServer):
-    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-
-
-@pytest.fixture(scope="module")
-def remote_app(remote_settings) -> Iterator[Client]:
-    with running_app("imagegen", remote_settings) as client:
-        yield client
+remote_app = app_fixture("imagegen", "remote_settings")
 
 
 @pytest.fixture
@@ -179,9 +171,8 @@ def test_captions_follow_the_visitors_language(remote_app):
 
 @pytest.mark.local
 @pytest.mark.usefixtures("hub_offline")
-def test_local_batches_reproduce_by_seed_and_fill_the_history(tiny_models: TinyModels):
-    settings = settings_from({"INFERENCE_BACKEND": "local", "IMAGEGEN_MODEL": str(tiny_models.imagegen)})
-    with running_app("imagegen", settings) as client:
+def test_local_batches_reproduce_by_seed_and_fill_the_history(local_settings: Settings):
+    with running_app("imagegen", local_settings) as client:
         images, seeds = client.predict(*SETTINGS, 1234, 2, api_name="/generate_into_history")
         again, _ = client.predict(*SETTINGS, 1235, 1, api_name="/generate_into_history")
         single, single_seed = client.predict(*SETTINGS, 1234, api_name="/generate")

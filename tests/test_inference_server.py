@@ -43,7 +43,7 @@ from huggingface_hub.errors import (
 )
 from PIL import Image, UnidentifiedImageError
 
-from tests.inference_server import (
+from testing.inference_server import (
     GENERATION_FAILURE,
     INFO_PATHS,
     INVALID_CREDENTIALS,
@@ -92,15 +92,14 @@ def _hub_stays_local(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def shared_server() -> Iterator[InferenceTestServer]:
-    with InferenceTestServer() as server:
+    with InferenceTestServer(hang_seconds=HANG_SECONDS) as server:
         yield server
 
 
 @pytest.fixture
 def server(shared_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
     """One server for the module (stopping takes ~0.2 s), reset to its defaults around each test."""
-    shared_server.clear()
-    shared_server.hang_seconds = HANG_SECONDS
+    shared_server.reset()
     yield shared_server
     shared_server.reset_faults()
     shared_server.clear()
@@ -172,6 +171,18 @@ def test_endpoints_and_env_point_at_the_task_paths(server: InferenceTestServer) 
         "HF_API_TTI_BASE": f"{server.url}/imagegen",
         "HF_API_CHAT_BASE": f"{server.url}/chat",
     }
+
+
+def test_reset_puts_back_what_the_server_was_made_with() -> None:
+    with InferenceTestServer(latency=0.01, hang_seconds=2.0) as made:
+        made.latency, made.token_delay, made.hang_seconds, made.ner_shape = 1.0, 0.5, 9.0, "grouped"
+        made.inject("server_error", "summarize")
+        made.reset()
+
+        assert (made.latency, made.token_delay, made.hang_seconds, made.ner_shape) == (0.01, 0.0, 2.0, None)
+        summary = InferenceClient(model=made.endpoint("summarize")).summarization("One sentence. Two.")
+        assert summary.summary_text == "One sentence."
+        assert len(made.requests) == 1
 
 
 # Summarization
@@ -813,6 +824,21 @@ def describe(server: InferenceTestServer, method: str, path: str) -> Any:
     return response.json() if response.status_code == 200 else response.status_code
 
 
+def llama_cpp_models(n_ctx_train: int) -> dict[str, Any]:
+    """What llama.cpp's server answers to GET /v1/models for the tiny chat model."""
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": "tiny-chat-Q4_K_M.gguf",
+                "object": "model",
+                "owned_by": "llamacpp",
+                "meta": {"n_ctx_train": n_ctx_train},
+            }
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "answers"),
     [
@@ -837,34 +863,12 @@ def describe(server: InferenceTestServer, method: str, path: str) -> Any:
             "llama.cpp",
             {
                 "GET /props": {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 1},
-                "GET /v1/models": {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": "tiny-chat-Q4_K_M.gguf",
-                            "object": "model",
-                            "owned_by": "llamacpp",
-                            "meta": {"n_ctx_train": 8192},
-                        }
-                    ],
-                },
+                "GET /v1/models": llama_cpp_models(n_ctx_train=8192),
             },
         ),
         (
             "llama.cpp-models",
-            {
-                "GET /v1/models": {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": "tiny-chat-Q4_K_M.gguf",
-                            "object": "model",
-                            "owned_by": "llamacpp",
-                            "meta": {"n_ctx_train": 2048},
-                        }
-                    ],
-                }
-            },
+            {"GET /v1/models": llama_cpp_models(n_ctx_train=2048)},
         ),
         (
             "ollama",

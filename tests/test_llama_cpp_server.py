@@ -16,7 +16,6 @@ import itertools
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from tests.harness import running_app
-from tests.inference_server import unused_port
+from testing.apps import running_app
+from testing.inference_server import unused_port
+from testing.processes import wait_until_answering
 from tests.test_self_hosted_chat import SYSTEM, endpoint_settings, failure
 
 pytestmark = pytest.mark.llama_cpp
@@ -105,7 +105,10 @@ class LlamaCppServer:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         try:
-            self._wait_until_serving()
+            # The server has no /health; GET /v1/models answers once the model is loaded.
+            wait_until_answering(
+                f"{self.url}/v1/models", self.process, "llama_cpp.server", START_TIMEOUT, self.output
+            )
         except BaseException:
             self.__exit__()
             raise
@@ -119,22 +122,6 @@ class LlamaCppServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(STOP_TIMEOUT)
-
-    def _wait_until_serving(self) -> None:
-        """Return once `GET /v1/models` answers 200, within START_TIMEOUT; fail quoting the log if not.
-        (The server has no /health.)"""
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"llama_cpp.server did not answer within {START_TIMEOUT:g} s:\n{self.output()}")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]

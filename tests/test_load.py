@@ -12,7 +12,6 @@ it would spend more CPU than the app it drives; it still makes the check after t
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,15 +22,16 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import (
+from testing.apps import running_app, settings_from
+from testing.inference_server import (
     Fault,
     InferenceTestServer,
     RecordedRequest,
     chat_reply_for,
     summary_for,
 )
+from testing.rest import final_events
+from tests.conftest import TEST_TOKEN
 
 T = TypeVar("T")
 
@@ -73,27 +73,17 @@ def app_settings(server: InferenceTestServer, timeout: float) -> Settings:
 
 
 async def call(client: httpx.AsyncClient, api_name: str, data: list[Any]) -> Outcome:
-    """One call, read to the end of its event stream so that the connection can serve the next one.
+    """One call on the app at the client's base URL, read to the end of its event stream.
 
     Each call is a session of its own, so a chat starts a new conversation: "You said: ... (turn 1)".
     """
-    session = {"session_hash": uuid.uuid4().hex}
-    posted = await client.post(f"/gradio_api/call/{api_name}", json={"data": data, **session})
-    posted.raise_for_status()
-    results: list[tuple[str, Any]] = []
-    async with client.stream("GET", f"/gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
-        event = ""
-        async for line in stream.aiter_lines():
-            if line.startswith("event:"):
-                event = line.removeprefix("event:").strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                results.append((event, json.loads(line.removeprefix("data:"))))
-    match results:
+    match await final_events(client, str(client.base_url), api_name, data, uuid.uuid4().hex):
         case [("complete", [answer, *_])]:
             return Outcome(answer=answer)
         case [("error", {"error": str(message)})]:
             return Outcome(error=message)
-    return Outcome(error=f"not one result or one message: {results!r}")
+        case results:
+            return Outcome(error=f"not one result or one message: {results!r}")
 
 
 def run_users(

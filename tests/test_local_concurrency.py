@@ -12,8 +12,9 @@ from gradio_client import Client, handle_file
 
 from common.backends.local import LocalChat, LocalSummarizer, LocalTokenClassifier
 from common.backends.model_worker import Job, ModelCache
-from tests.harness import ROOT, load_serve_all, serving, settings_from
-from tests.tiny_models import TinyModels
+from scripts import serve
+from scripts.serving import serving
+from tests.harness import ROOT
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 
@@ -25,20 +26,6 @@ SENTENCES = [
     "Sarah Johnson met the President of Microsoft in Seattle on Monday.",
     "The United Nations announced a climate summit in Geneva, Switzerland.",
 ]
-
-
-@pytest.fixture(scope="module")
-def local_settings(tiny_models: TinyModels):
-    return settings_from(
-        {
-            "INFERENCE_BACKEND": "local",
-            "SUMMARY_MODEL": str(tiny_models.summarize),
-            "NER_MODEL": str(tiny_models.ner),
-            "CAPTION_MODEL": str(tiny_models.caption),
-            "IMAGEGEN_MODEL": str(tiny_models.imagegen),
-            "CHAT_MODEL": str(tiny_models.chat),
-        }
-    )
 
 
 async def gathered(*calls):
@@ -132,11 +119,10 @@ def test_a_generation_that_dies_ends_the_reply_at_once_with_its_own_cause(local_
 
 
 def test_every_endpoint_of_an_app_at_once_on_one_model(local_settings):
-    serve = load_serve_all()
     app = serve.build_app(local_settings, mcp_server=False)
-    with serving(app) as url:
-        summarize = Client(f"{url}/summarize/", verbose=False)
-        ner = Client(f"{url}/ner/", verbose=False)
+    with serving(app) as served:
+        summarize = Client(f"{served.url}/summarize/", verbose=False)
+        ner = Client(f"{served.url}/ner/", verbose=False)
         jobs = [summarize.submit(EIFFEL, 2, 12, api_name="/summarize") for _ in range(3)]
         jobs += [summarize.submit(EIFFEL, 2, 12, api_name="/summarize_document") for _ in range(3)]
         jobs += [ner.submit(sentence, api_name="/ner") for sentence in SENTENCES]
@@ -154,11 +140,10 @@ def test_every_endpoint_of_an_app_at_once_on_one_model(local_settings):
 
 
 def test_two_apps_sharing_a_model_under_serve_all_caption_at_once(local_settings):
-    serve = load_serve_all()
     app = serve.build_app(local_settings, mcp_server=False)
-    with serving(app) as url:
-        caption = Client(f"{url}/caption/", verbose=False)
-        game = Client(f"{url}/game/", verbose=False)
+    with serving(app) as served:
+        caption = Client(f"{served.url}/caption/", verbose=False)
+        game = Client(f"{served.url}/game/", verbose=False)
         jobs = [client.submit(handle_file(str(LION)), api_name="/caption") for client in (caption, game) * 3]
         captions = [job.result(timeout=120) for job in jobs]
 

@@ -17,8 +17,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ImageContent, TextContent, Tool
 from PIL import Image
 
-from tests.harness import launched_apps, settings_from
-from tests.inference_server import InferenceTestServer, image_color_for, summary_for
+from testing.apps import launched_apps, settings_from
+from testing.inference_server import InferenceTestServer, image_color_for, summary_for
 
 TEXT = "My name is Andrew, I'm building DeepLearningAI and I live in New York"
 EXPECTED_TOOLS = {

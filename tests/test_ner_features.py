@@ -6,7 +6,6 @@ and scores the app should show are computed from what the server answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -16,12 +15,14 @@ from gradio_client.exceptions import AppError
 
 from common.entities import merge_entities
 from common.tasks.ner import ENTITY_COLORS, SCORE_DECIMALS
+from scripts.serve import load_app
+from testing.apps import settings_from
+from testing.inference_server import InferenceTestServer, ner_grouped, ner_misaligned, ner_pieces
 from tests.conftest import TEST_TOKEN
-from tests.harness import load_app, running_app, settings_from
-from tests.inference_server import InferenceTestServer, ner_grouped, ner_misaligned, ner_pieces
+from tests.harness import app_fixture
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    pass
 
 TEXT = "My name is Andrew, I'm building DeepLearningAI and I live in New York"
 ENTITY_TYPES = {"PER", "ORG", "LOC", "MISC"}
@@ -29,11 +30,7 @@ ENGLISH_HEADERS = ["Type", "Text", "Score", "Start", "End"]
 REPLY_SHAPES = {"pieces": ner_pieces, "grouped": ner_grouped}
 
 
-@pytest.fixture(scope="module")
-def ner_app(inference_server: InferenceTestServer) -> Iterator[Client]:
-    settings = settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-    with running_app("ner", settings) as client:
-        yield client
+ner_app = app_fixture("ner", "remote_settings")
 
 
 def expected_entities(shape: str, threshold: float = 0.0) -> list[dict]:
@@ -137,11 +134,7 @@ def test_messages_and_table_headings_follow_the_visitors_language(ner_app, serve
     assert table["headers"] == ["类型", "文本", "置信度", "起始位置", "结束位置"]
 
 
-@pytest.fixture(scope="module")
-def local_ner_app(tiny_models: TinyModels) -> Iterator[Client]:
-    settings = settings_from({"INFERENCE_BACKEND": "local", "NER_MODEL": str(tiny_models.ner)})
-    with running_app("ner", settings) as client:
-        yield client
+local_ner_app = app_fixture("ner", "local_settings")
 
 
 @pytest.mark.local

@@ -20,9 +20,12 @@ from starlette.testclient import TestClient
 
 from common.backends import hub_access, local
 from common.backends.model_worker import ModelCache
-from tests.harness import ROOT, load_serve_all, running_app, serving, settings_from
-from tests.inference_server import unused_port
-from tests.tiny_models import TinyModels
+from scripts import serve
+from scripts.serving import serving
+from testing.apps import running_app, settings_from
+from testing.inference_server import unused_port
+from testing.tiny_models import TinyModels
+from tests.harness import ROOT
 
 pytestmark = pytest.mark.local
 
@@ -79,9 +82,9 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             Route("/api/models/{owner}/{name}", model_info),
         ]
     )
-    with serving(app) as url:
-        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", url)
-        yield url
+    with serving(app) as served:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", served.url)
+        yield served.url
 
 
 def cache_a_download(repo: str, files: Path) -> None:
@@ -157,7 +160,7 @@ def test_the_index_says_per_app_whether_its_model_is_ready_or_downloads_on_first
             "CHAT_MODEL": str(tiny_models.chat),
         }
     )
-    index = TestClient(load_serve_all().build_app(settings, mcp_server=False))
+    index = TestClient(serve.build_app(settings, mcp_server=False))
 
     english = index.get("/", headers={"Accept-Language": "en"}).text
     chinese = index.get("/", headers={"Accept-Language": "zh-CN"}).text
@@ -176,7 +179,7 @@ def test_the_index_says_per_app_whether_its_model_is_ready_or_downloads_on_first
 @pytest.mark.usefixtures("hub_unreachable")
 def test_without_the_hub_the_index_says_which_models_cannot_be_had(tiny_models: TinyModels):
     settings = settings_from({"INFERENCE_BACKEND": "local", "NER_MODEL": str(tiny_models.ner)})
-    index = TestClient(load_serve_all().build_app(settings, mcp_server=False))
+    index = TestClient(serve.build_app(settings, mcp_server=False))
 
     rows = index_rows(index.get("/", headers={"Accept-Language": "en"}).text)
 

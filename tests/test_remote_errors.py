@@ -16,11 +16,12 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import hf_raise_for_status
 
+from common.backends import remote
 from common.backends.remote import RemoteBackend, translate_error
 from common.errors import InputRejectedError, ModelRejectedError
 from common.settings import TaskSettings
 from common.tasks.ner import NerTask
-from tests.harness import settings_from
+from testing.apps import settings_from
 
 TOKEN = "hf_remote_errors_secret_0123456789"
 PRIVATE_URL = "http://10.0.0.5:8080"
@@ -168,6 +169,22 @@ def test_the_visitors_error_keeps_the_librarys_as_its_cause():
     with pytest.raises(ModelRejectedError) as caught:
         asyncio.run(RemoteBackend(CHAT_ENDPOINT, TOKEN).call(refused))
     assert caught.value.__cause__ is error
+
+
+def test_a_retry_is_told_through_the_notifier_the_backend_was_given(monkeypatch):
+    monkeypatch.setattr(remote, "RETRY_DELAY", 0.01)
+    notes: list[tuple[str, dict[str, Any]]] = []
+    replies = iter([http_error(500, json={"error": "busy"}), None])
+
+    async def busy_once(_client: object) -> str:
+        if (error := next(replies)) is not None:
+            raise error
+        return "answer"
+
+    backend = RemoteBackend(CHAT_ENDPOINT, TOKEN, lambda key, **fields: notes.append((key, fields)))
+
+    assert asyncio.run(backend.call(busy_once)) == "answer"
+    assert notes == [("note_retrying", {"where": "the chat endpoint", "seconds": 0.01})]
 
 
 def test_the_task_keeps_the_failure_as_the_cause_of_the_message_it_shows(monkeypatch):

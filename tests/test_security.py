@@ -33,8 +33,12 @@ from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
 from common.settings import Settings
-from tests.harness import ROOT, SPACES, launched_apps, load_app, load_serve_all, serving, settings_from
-from tests.inference_server import InferenceTestServer
+from scripts import serve
+from scripts.serve import load_app
+from scripts.serving import serving
+from testing.apps import launched_apps, settings_from
+from testing.inference_server import InferenceTestServer
+from tests.harness import ROOT, SPACES
 from tests.raw_api import Result, app_config, call_api, file_payload, join_queue
 
 TOKEN = "hf_security_probe_token_0123456789"
@@ -78,11 +82,10 @@ def single_apps(settings: Settings) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def serve_all(settings: Settings) -> Iterator[dict[str, str]]:
     """All six apps mounted by serve.py, as `serve.py --share` and `dev.py run` serve them."""
-    serve = load_serve_all()
     app = serve.build_app(settings, mcp_server=True)
-    with serving(app) as url:
-        serve.set_local_urls(app, url)
-        yield {name: f"{url}/{name}/" for name in SPACES}
+    with serving(app) as served:
+        serve.set_local_urls(app, served.url)
+        yield {name: f"{served.url}/{name}/" for name in SPACES}
 
 
 @pytest.fixture(params=["alone", "serve-all"])

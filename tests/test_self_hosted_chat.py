@@ -13,27 +13,25 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from common.backends.endpoint_info import server_root, window_from_props, window_from_show
 from common.settings import Settings
+from testing.apps import running_app, settings_from
+from testing.inference_server import SERVED_MODEL, InferenceTestServer, ServerKind, unused_port
+from testing.processes import wait_until_answering
 from tests.conftest import TEST_TOKEN
-from tests.harness import running_app, settings_from
-from tests.inference_server import SERVED_MODEL, InferenceTestServer, ServerKind, unused_port
 from tests.test_chatbot_features import ChatbotPage
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    from testing.tiny_models import TinyModels
 
 SYSTEM = "Be brief."
 # About 2,000 tokens by the remote estimate: with 512 for the reply, over a 2,048-token window and
@@ -221,7 +219,15 @@ def transformers_serve(tiny_models: TinyModels, tmp_path_factory: pytest.TempPat
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, process, log)
+        # GET /health answers once the model is loaded.
+        wait_until_answering(
+            f"{url}/health",
+            process,
+            "transformers serve",
+            SERVE_START_TIMEOUT,
+            lambda: log.read_text()[-3000:],
+            0.25,
+        )
         yield url
     finally:
         process.terminate()
@@ -230,23 +236,6 @@ def transformers_serve(tiny_models: TinyModels, tmp_path_factory: pytest.TempPat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Return once `GET /health` answers 200, within SERVE_START_TIMEOUT; fail quoting the log if not."""
-    deadline = time.monotonic() + SERVE_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"transformers serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(
-        f"transformers serve did not answer within {SERVE_START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}"
-    )
 
 
 @pytest.mark.local

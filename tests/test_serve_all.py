@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import socket
-from types import ModuleType
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.harness import load_serve_all, settings_from
-from tests.inference_server import InferenceTestServer, unused_port
+from scripts import serve
+from testing.apps import settings_from
+from testing.inference_server import InferenceTestServer, unused_port
 
 
 @pytest.fixture(scope="module")
-def serve() -> ModuleType:
-    return load_serve_all()
-
-
-@pytest.fixture(scope="module")
-def index(serve: ModuleType, inference_server: InferenceTestServer) -> TestClient:
+def index(inference_server: InferenceTestServer) -> TestClient:
     settings = settings_from({**inference_server.env(), "HF_TOKEN": "hf_test"})
     return TestClient(serve.build_app(settings, mcp_server=False))
 
@@ -38,14 +33,14 @@ def test_each_app_is_served_under_its_own_path(index: TestClient):
         assert index.get(f"/{name}/config").json()["components"]
 
 
-def test_without_internet_a_share_link_is_refused_with_a_note(serve: ModuleType, capsys):
+def test_without_internet_a_share_link_is_refused_with_a_note(capsys):
     assert serve.open_share_link(unused_port()) is None
     assert "No share link" in capsys.readouterr().out
 
 
 # uvicorn ends its own thread with sys.exit(1) when it cannot bind, after logging the OSError.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_busy_port_is_named_with_how_to_choose_another(serve: ModuleType, index: TestClient):
+def test_a_busy_port_is_named_with_how_to_choose_another(index: TestClient):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -69,11 +64,11 @@ def test_a_busy_port_is_named_with_how_to_choose_another(serve: ModuleType, inde
         ("192.0.2.7", "192.0.2.7"),
     ],
 )
-def test_the_apps_call_themselves_at_a_loopback_url(serve: ModuleType, host: str, address: str):
+def test_the_apps_call_themselves_at_a_loopback_url(host: str, address: str):
     assert serve.loopback_address(host) == address
 
 
-def test_every_mounted_app_calls_its_own_address_for_mcp(serve: ModuleType, inference_server):
+def test_every_mounted_app_calls_its_own_address_for_mcp(inference_server):
     app = serve.build_app(settings_from({**inference_server.env(), "HF_TOKEN": "hf_test"}), mcp_server=True)
     serve.set_local_urls(app, "http://127.0.0.1:7860")
     assert {name: demo.mcp_server_obj.local_url for name, demo in app.state.demos.items()} == {

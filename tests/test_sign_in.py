@@ -23,9 +23,11 @@ from gradio_client import Client, handle_file
 
 from common.tasks.chat import ChatTask
 from common.tasks.summarize import SummarizeTask
+from scripts.serve import load_app
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer, summary_for
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, load_app, running_app, settings_from
-from tests.inference_server import InferenceTestServer, summary_for
+from tests.harness import ROOT
 
 VISITOR_TOKEN = "hf_visitor_own_token_42"
 LION = ROOT / "spaces/caption/examples/lion.jpg"

@@ -11,21 +11,14 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from common.settings import DEFAULT_MODELS, Task
+from common.settings import DEFAULT_MODELS
+from scripts.serve import APPS
 from tests.harness import ROOT, SPACES
 
 # The colours the Hub accepts for a card's gradient.
 PALETTE = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 # The Hub truncates longer descriptions on the Space's card.
 MAX_SHORT_DESCRIPTION = 60
-TASKS_OF_SPACE: dict[str, tuple[Task, ...]] = {
-    "summarize": ("summarize",),
-    "ner": ("ner",),
-    "caption": ("caption",),
-    "imagegen": ("imagegen",),
-    "game": ("caption", "imagegen"),
-    "chatbot": ("chat",),
-}
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 
 
@@ -52,11 +45,7 @@ def pinned_version(requirement: Requirement) -> str:
 
 
 def test_every_space_folder_is_listed():
-    assert (
-        {path.parent.name for path in (ROOT / "spaces").glob("*/app.py")}
-        == set(SPACES)
-        == set(TASKS_OF_SPACE)
-    )
+    assert {path.parent.name for path in (ROOT / "spaces").glob("*/app.py")} == set(SPACES) == set(APPS)
 
 
 @pytest.mark.parametrize("space", SPACES)
@@ -77,7 +66,7 @@ def test_card_describes_the_space(space):
 @pytest.mark.parametrize("space", SPACES)
 def test_card_lists_the_default_models_of_its_tasks(space):
     # A space may offer more models (the chatbot's picker); its defaults are always among them.
-    assert {DEFAULT_MODELS[task] for task in TASKS_OF_SPACE[space]} <= set(card(space)["models"])
+    assert {DEFAULT_MODELS[task] for task in APPS[space]} <= set(card(space)["models"])
 
 
 @pytest.mark.parametrize("space", SPACES)

@@ -24,9 +24,9 @@ from gradio_client import Client
 
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
 from common.tasks.summarize import MAX_LENGTH
+from testing.inference_server import InferenceTestServer, chat_reply_for, summary_for, unused_port
 from tests.conftest import TEST_TOKEN
 from tests.harness import ROOT
-from tests.inference_server import InferenceTestServer, chat_reply_for, summary_for, unused_port
 
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0

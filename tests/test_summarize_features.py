@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,12 +19,12 @@ from gradio_client.exceptions import AppError
 from common.backends.remote import REMOTE_SUMMARY_INPUT_TOKENS, estimate_tokens
 from common.chunking import split_to_fit
 from common.tasks.summarize import MAX_CHUNKS, PARTIALS_SEPARATOR, RESERVED_TOKENS
+from testing.inference_server import summary_for
 from tests.conftest import TEST_TOKEN
-from tests.harness import ROOT, running_app, settings_from
-from tests.inference_server import InferenceTestServer, summary_for
+from tests.harness import ROOT, app_fixture
 
 if TYPE_CHECKING:
-    from tests.tiny_models import TinyModels
+    pass
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
 # About 6,500 characters in eight paragraphs: three chunks for the remote estimate.
@@ -38,15 +37,7 @@ def long_sentence(number: int, words: int) -> str:
     return f"Sentence {number} " + " ".join(f"word{n}" for n in range(words)) + "."
 
 
-@pytest.fixture(scope="module")
-def remote_settings(inference_server: InferenceTestServer):
-    return settings_from({**inference_server.env(), "HF_TOKEN": TEST_TOKEN, "INFERENCE_TIMEOUT": "10"})
-
-
-@pytest.fixture(scope="module")
-def summarize_app(remote_settings) -> Iterator[Client]:
-    with running_app("summarize", remote_settings) as client:
-        yield client
+summarize_app = app_fixture("summarize", "remote_settings")
 
 
 def test_a_long_document_is_summarized_chunk_by_chunk_then_as_a_whole(summarize_app, server):
@@ -157,15 +148,7 @@ def test_summaries_that_cannot_shrink_are_refused_with_what_to_change(summarize_
     assert "too long to combine" in message and "Lower max_length (now 1024)" in message
 
 
-@pytest.fixture(scope="module")
-def local_settings(tiny_models: TinyModels):
-    return settings_from({"INFERENCE_BACKEND": "local", "SUMMARY_MODEL": str(tiny_models.summarize)})
-
-
-@pytest.fixture(scope="module")
-def local_summarize_app(local_settings) -> Iterator[Client]:
-    with running_app("summarize", local_settings) as client:
-        yield client
+local_summarize_app = app_fixture("summarize", "local_settings")
 
 
 def chunk_count(text: str, count) -> int:

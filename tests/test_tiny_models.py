@@ -21,7 +21,7 @@ from transformers import (
     pipeline,
 )
 
-from tests.tiny_models import NER_LABELS, TinyModels, build_tiny_models
+from testing.tiny_models import NER_LABELS, TinyModels, build_tiny_models
 
 pytestmark = pytest.mark.local
 

@@ -12,8 +12,9 @@ import spaces
 from common.backends import local, zero_gpu
 from common.backends.base import ImageRequest
 from common.backends.model_worker import ModelCache
-from tests.harness import load_app, settings_from
-from tests.tiny_models import TinyModels
+from scripts.serve import load_app
+from testing.apps import settings_from
+from testing.tiny_models import TinyModels
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("hub_offline")]
 

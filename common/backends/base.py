@@ -38,6 +38,27 @@ class ImageRequest:
     height: int | None
     seed: int
 
+    def generation_arguments(self) -> dict[str, Any]:
+        """The keyword arguments that diffusers pipelines and `InferenceClient.text_to_image` share;
+        each takes the prompt first and the seed its own way."""
+        return {
+            "negative_prompt": self.negative_prompt or None,
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.guidance,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+class Notifier(Protocol):
+    """Tells the visitor whose call is running a passing note (a retry, say): a catalog key and its fields.
+
+    Backends are handed one instead of showing notes themselves, so that they know nothing of the UI:
+    an app shows a toast (`common.ui.show_note`), anything else logs (`common.errors.log_note`).
+    """
+
+    def __call__(self, key: str, /, **fields: Any) -> None: ...
+
 
 class Backend(Protocol):
     where: str

@@ -186,10 +186,9 @@ def user_error(key: str, **fields: Any) -> gr.Error:
     return _shown(text(key, **fields))
 
 
-def notify(key: str, **fields: Any) -> None:
-    """A passing note to the visitor whose request is running (a toast in the UI)."""
+def log_note(key: str, **fields: Any) -> None:
+    """A passing note, in English, to the log: the notifier of a backend that no app shows."""
     logger.info(text(key, DEFAULT_LANGUAGE, **fields))
-    gr.Info(html.escape(text(key, **fields), quote=False))
 
 
 def report(error: InferenceError) -> None:

@@ -9,6 +9,7 @@ by serve-all. A mounted demo gets exactly the protections of a launched one (`mo
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -23,7 +24,8 @@ from common.api_info import block_fn_named, name_json_result, publish_api_info
 from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
-from common.i18n import i18n
+from common.errors import log_note
+from common.i18n import i18n, text
 from common.mcp_tools import adapt_mcp_tools
 from common.settings import Settings, Task
 from common.validation import Range
@@ -63,6 +65,15 @@ def sign_in_button() -> None:
     token (the card sets `hf_oauth: true`). Elsewhere there is nobody to sign in, so no button."""
     if get_space() is not None:
         gr.LoginButton()
+
+
+def show_note(key: str, **fields: Any) -> None:
+    """A passing note as a toast to the visitor whose request is running, in their language; logged too.
+
+    The notifier apps hand their backends (`common.backends.base.Notifier`).
+    """
+    log_note(key, **fields)
+    gr.Info(html.escape(text(key, **fields), quote=False))
 
 
 def visitor_token(oauth_token: gr.OAuthToken | None) -> str | None:

@@ -8,12 +8,12 @@ from common.backends import image_to_text_backend
 from common.errors import InferenceError, backend_error, user_error
 from common.images import Upload, read_upload
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS, visitor_token
+from common.ui import FIRST_LOAD_PROGRESS, show_note, visitor_token
 
 
 class CaptionTask:
     def __init__(self, settings: Settings) -> None:
-        self.backend = image_to_text_backend(settings)
+        self.backend = image_to_text_backend(settings, show_note)
         self.model = settings.caption.model
 
     async def caption(

@@ -16,14 +16,13 @@ from common.errors import (
     MalformedReplyError,
     StreamInterruptedError,
     backend_error,
-    notify,
     phrase,
     report,
     user_error,
 )
 from common.i18n import text
 from common.settings import Settings
-from common.ui import visitor_token
+from common.ui import show_note, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
 DEFAULT_SYSTEM_MESSAGE = (
@@ -43,7 +42,9 @@ class ChatTask:
     def __init__(self, settings: Settings) -> None:
         self.model = settings.chat.model
         self.models = offered_models(settings)
-        self._backends = {model: chat_backend(with_chat_model(settings, model)) for model in self.models}
+        self._backends = {
+            model: chat_backend(with_chat_model(settings, model), show_note) for model in self.models
+        }
 
     def choose_model(self, model: str) -> str:
         """Pick the model that answers the next messages of this session.
@@ -161,5 +162,5 @@ class ChatTask:
                 where=backend.where,
             ) from None
         if fitted.turns_left_out:
-            notify("chatbot_turns_left_out", turns=fitted.turns_left_out)
+            show_note("chatbot_turns_left_out", turns=fitted.turns_left_out)
         return fitted.messages

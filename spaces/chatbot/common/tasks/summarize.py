@@ -17,7 +17,7 @@ from common.chunking import split_to_fit
 from common.errors import InferenceError, backend_error, user_error
 from common.i18n import text as message
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS, visitor_token
+from common.ui import FIRST_LOAD_PROGRESS, show_note, visitor_token
 from common.validation import Range, check_int, clean_text
 
 MIN_LENGTH = Range(minimum=1, maximum=512, default=30)
@@ -46,7 +46,7 @@ class DocumentSummary(TypedDict):
 
 class SummarizeTask:
     def __init__(self, settings: Settings) -> None:
-        self.backend = summarization_backend(settings)
+        self.backend = summarization_backend(settings, show_note)
         self.model = settings.summarize.model
 
     async def summarize(

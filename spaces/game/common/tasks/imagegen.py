@@ -19,7 +19,7 @@ from common.i18n import text
 from common.image_history import Result, remember
 from common.images import save_png
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS, visitor_token
+from common.ui import FIRST_LOAD_PROGRESS, show_note, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ MAX_PROMPT_CHARS = 1_000
 
 class ImageGenTask:
     def __init__(self, settings: Settings) -> None:
-        self.backend = text_to_image_backend(settings)
+        self.backend = text_to_image_backend(settings, show_note)
         self.model = settings.imagegen.model
         # A remote endpoint paints a batch's images side by side; an in-process model paints one
         # image at a time whatever it is asked, so there they are asked for one after another.

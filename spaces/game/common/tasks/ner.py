@@ -14,7 +14,7 @@ from common.entities import Entity, highlight, merge_entities
 from common.errors import InferenceError, backend_error
 from common.i18n import text as message
 from common.settings import Settings
-from common.ui import FIRST_LOAD_PROGRESS, visitor_token
+from common.ui import FIRST_LOAD_PROGRESS, show_note, visitor_token
 from common.validation import Range, check_float, clean_text
 
 # BERT-base reads 512 word pieces; 2,000 characters stays well inside that for English prose.
@@ -71,7 +71,7 @@ def entity_legend() -> str:
 
 class NerTask:
     def __init__(self, settings: Settings) -> None:
-        self.backend = token_classification_backend(settings)
+        self.backend = token_classification_backend(settings, show_note)
         self.model = settings.ner.model
 
     async def analyse(self, text: str, token: Token = None) -> Analysis:

@@ -23,7 +23,7 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
 from PIL import Image, UnidentifiedImageError
 
-from common.backends.base import ImageRequest, StepCallback, Token
+from common.backends.base import ImageRequest, Notifier, StepCallback, Token
 from common.backends.endpoint_info import ASKED_FOR_WINDOW, context_window_reported
 from common.chat import Message
 from common.chat_models import PROVIDER_CHAT_MODELS
@@ -46,7 +46,7 @@ from common.errors import (
     StreamEndedEarlyError,
     StreamInterruptedError,
     UnsupportedModelError,
-    notify,
+    log_note,
     phrase,
 )
 from common.images import EncodedImage
@@ -116,10 +116,11 @@ def describe_target(config: TaskSettings) -> str:
 class RemoteBackend:
     """Shared plumbing: one long-lived client per event loop, retries, error translation."""
 
-    def __init__(self, config: TaskSettings, token: str | None) -> None:
+    def __init__(self, config: TaskSettings, token: str | None, notify: Notifier = log_note) -> None:
         self.config = config
         self.where = describe_target(config)
         self._token = token
+        self._notify = notify
         # Clients hold connection pools bound to the loop that opened them; a process that runs
         # several servers (tests, serve-all) has several loops.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
@@ -172,7 +173,7 @@ class RemoteBackend:
                 if delay is None or attempt == MAX_ATTEMPTS or time.monotonic() + delay > deadline:
                     raise failure from error
             if delay:
-                notify("note_retrying", where=self.where, seconds=delay)
+                self._notify("note_retrying", where=self.where, seconds=delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop either returns or raises")
 
@@ -394,21 +395,15 @@ class RemoteImageGenerator(RemoteBackend):
     ) -> Image.Image:
         return await self.call(
             lambda client: client.text_to_image(
-                request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance,
-                width=request.width,
-                height=request.height,
-                seed=request.seed,
+                request.prompt, **request.generation_arguments(), seed=request.seed
             ),
             token,
         )
 
 
 class RemoteChat(RemoteBackend):
-    def __init__(self, config: TaskSettings, token: str | None) -> None:
-        super().__init__(config, token)
+    def __init__(self, config: TaskSettings, token: str | None, notify: Notifier = log_note) -> None:
+        super().__init__(config, token, notify)
         self._reported_window: int | None = None
         self._ask_again_at = 0.0
 

@@ -356,6 +356,7 @@ class InferenceTestServer:
         self.hang_seconds = hang_seconds
         self.estimated_time = estimated_time
         self.ner_shape = ner_shape
+        self._made_with = (latency, token_delay, hang_seconds, ner_shape)
         self.gazetteer = dict(gazetteer)
         self.server_kind = server_kind
         self.context_window = context_window
@@ -549,6 +550,14 @@ class InferenceTestServer:
         with self._lock:
             self._queued_faults.clear()
             self._fault_rate = None
+
+    def reset(self) -> None:
+        """As the server was made: no faults, nothing recorded, its first latencies and NER shape.
+
+        For a server that many tests share, before each of them."""
+        self.reset_faults()
+        self.clear()
+        self.latency, self.token_delay, self.hang_seconds, self.ner_shape = self._made_with
 
     def _take_fault(self, task: Task, streaming: bool) -> Fault | None:
         """Called under the lock, once per request, in arrival order."""

@@ -294,19 +294,9 @@ def _build_imagegen(directory: Path) -> None:
     )
     with _seeded():
         text_encoder = CLIPTextModel(text_config)
-        # Four blocks like SD 1.5's VAE, so the pipeline's vae_scale_factor is 8 and the UNet sees
-        # 8x8 latents for a 64x64 image; sample_size 8 makes 64x64 the pipeline's default size.
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(4, 4, 8, 8),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=2,
-            sample_size=64,
-        )
+        # The pipeline's vae_scale_factor is 8, so the UNet sees 8x8 latents for a 64x64 image;
+        # sample_size 8 makes 64x64 the pipeline's default size.
+        vae = sd15_vae(block_out_channels=(4, 4, 8, 8), layers_per_block=1, norm_num_groups=2, sample_size=64)
         unet = UNet2DConditionModel(
             sample_size=8,
             in_channels=4,
@@ -339,6 +329,26 @@ def _build_imagegen(directory: Path) -> None:
         requires_safety_checker=False,
     )
     pipeline.save_pretrained(directory)
+
+
+def sd15_vae(
+    block_out_channels: tuple[int, int, int, int],
+    layers_per_block: int,
+    norm_num_groups: int,
+    sample_size: int,
+) -> AutoencoderKL:
+    """Stable Diffusion 1.5's VAE layout at any width: four blocks, so latents are 1/8 of the image."""
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=block_out_channels,
+        layers_per_block=layers_per_block,
+        latent_channels=4,
+        norm_num_groups=norm_num_groups,
+        sample_size=sample_size,
+    )
 
 
 def _build_chat(directory: Path) -> None:
