@@ -93,8 +93,8 @@ def _record_load_times(backend: LocalBackend) -> list[float]:
     times: list[float] = []
     load = backend.load
 
-    def timed_load() -> Any:
-        elapsed, loaded = _timed(load)
+    def timed_load(source: str) -> Any:
+        elapsed, loaded = _timed(lambda: load(source))
         times.append(elapsed)
         return loaded
 

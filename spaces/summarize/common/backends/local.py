@@ -90,12 +90,12 @@ def preload(settings: Settings, tasks: Sequence[Task]) -> None:
     for task in tasks:
         if settings.backend_for(task) == "local":
             backend = LOCAL_BACKENDS[task](settings.for_task(task))
-            backend.worker().submit(Job(loaded_already, None)).result()
+            backend.model()
 
 
-def loaded_already(model: Any, items: list[None]) -> list[None]:
-    """Work that does nothing: submitted only to have the model loaded."""
-    return [None for _ in items]
+def the_model(model: Any, items: list[None]) -> list[Any]:
+    """The loaded model itself: work submitted to have the model loaded, or to hand it over."""
+    return [model for _ in items]
 
 
 class LocalBackend:
@@ -108,6 +108,10 @@ class LocalBackend:
     def load(self, source: str) -> Any:
         """Load the model from `source`: a local directory, or a hub id to download."""
         raise NotImplementedError
+
+    def model(self) -> Any:
+        """The loaded model, loading it now if this is its first use in the process."""
+        return self.worker().submit(Job(the_model, None)).result()
 
     def worker(self) -> ModelWorker:
         """The thread that owns this backend's model, shared with every backend of the same model."""
