@@ -3,7 +3,7 @@
 import gradio as gr
 
 from common.examples import text_examples
-from common.i18n import ui
+from common.i18n import text, ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
 from common.ui import (
@@ -11,7 +11,9 @@ from common.ui import (
     DELETE_CACHE,
     chat_concurrency,
     json_api,
+    keep_chat_compact,
     launch,
+    model_line,
     ready_to_serve,
     share_chat_queue,
     sign_in_button,
@@ -61,17 +63,23 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         save_history=True,
         flagging_mode="never",
         concurrency_limit=replies_at_once,
+        # An empty message never leaves the box: nothing to answer, nothing to undo.
+        validator=lambda message: gr.validate(bool(message.strip()), text("chatbot_type_first")),
     )
+    keep_chat_compact(chat)
     with gr.Blocks(title="Chatbot", fill_height=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("chatbot_title"))
         gr.Markdown(ui("chatbot_description"))
         sign_in_button()
+        # One model is a line of text; a choice of several is a picker.
+        if len(task.models) == 1:
+            model_line(task.model)
         picker = gr.Dropdown(
             list(task.models),
             value=task.model,
             label=ui("chatbot_model"),
             info=ui("chatbot_model_info"),
-            interactive=len(task.models) > 1,
+            visible=len(task.models) > 1,
         )
         chat.render()
         # Replies wait their turn in Gradio's queue, the page's and the API's alike, rather than
