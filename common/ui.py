@@ -9,6 +9,7 @@ by serve-all. A mounted demo gets exactly the protections of a launched one (`mo
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from common.api_info import block_fn_named, name_json_result, publish_api_info
 from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
-from common.i18n import i18n
+from common.i18n import CHINESE, catalog, i18n
 from common.mcp_tools import adapt_mcp_tools
 from common.settings import Settings, Task
 from common.validation import Range
@@ -85,16 +86,30 @@ PAGE_CSS = f"""
   .{CHAT_CONVERSATIONS} {{ order: 1; }}
 }}
 """
-# What Gradio's chat leaves to the keyboard and the eye: its send button stays disabled while the
-# message box is empty, and in the box that edits a sent message Enter sends (Shift+Enter is a new
-# line), as in the message box. Gradio re-enables the button whenever the box is enabled, so the
-# button is watched rather than set once.
+# Gradio titles its toasts with their English type ("Error", "Warning", "Info") in every language.
+TOAST_TITLES = {
+    language: {kind: texts[f"toast_{kind.lower()}"] for kind in ("Error", "Warning", "Info")}
+    for language, texts in catalog().items()
+}
+TOAST_TITLES["zh"] = TOAST_TITLES[CHINESE]
+# What Gradio leaves to the keyboard and the eye: a chat's send button stays disabled while the
+# message box is empty (Gradio enables it whenever the box is enabled, so the button is watched
+# rather than set once); in the box that edits a sent message Enter sends (Shift+Enter is a new
+# line), as in the message box; toasts are titled in the browser's language.
 PAGE_SCRIPT = f"""() => {{
+  const titles = {json.dumps(TOAST_TITLES, ensure_ascii=False)};
+  const language = navigator.language;
+  const toastTitles = titles[language] || titles[language.split("-")[0]] || titles.en;
   const sync = () => {{
     for (const send of document.querySelectorAll(".{CHAT_MESSAGE_BOX} button.submit-button")) {{
       const box = send.closest(".{CHAT_MESSAGE_BOX}").querySelector("textarea");
       const disabled = !box || box.disabled || !box.value.trim();
       if (send.disabled !== disabled) send.disabled = disabled;
+    }}
+    for (const title of document.querySelectorAll("[data-testid=toast-body] .toast-title-row > span")) {{
+      const shown = title.firstChild;
+      const kind = shown && shown.nodeType === Node.TEXT_NODE ? shown.data.trim() : "";
+      if (toastTitles[kind]) shown.data = `${{toastTitles[kind]}} `;
     }}
   }};
   new MutationObserver(sync).observe(document.body, {{

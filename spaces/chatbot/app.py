@@ -3,7 +3,7 @@
 import gradio as gr
 
 from common.examples import text_examples
-from common.i18n import text, ui
+from common.i18n import CHINESE, request_language, text, ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
 from common.ui import (
@@ -21,6 +21,14 @@ from common.ui import (
 )
 
 EXAMPLES = text_examples(__file__)
+CHINESE_EXAMPLES = text_examples(__file__, CHINESE)
+
+
+def in_visitors_language() -> tuple[gr.Chatbot, str]:
+    """The examples and the default system message in the language of the visitor's browser."""
+    examples = CHINESE_EXAMPLES if request_language() == CHINESE else EXAMPLES
+    system_message = text("chatbot_system_message_default")
+    return gr.Chatbot(examples=[{"text": prompt} for prompt in examples]), system_message
 
 
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
@@ -29,6 +37,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     replies_at_once = chat_concurrency(settings)
     # The page's picker keeps its choice as the page's session state.
     model = gr.State(task.model)
+    system_message = gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2)
     message = gr.Textbox(
         label=ui("chatbot_message"),
         placeholder=ui("chatbot_message_placeholder"),
@@ -51,7 +60,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         ),
         textbox=message,
         additional_inputs=[
-            gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2),
+            system_message,
             slider(ui("chatbot_temperature"), TEMPERATURE, info=ui("chatbot_temperature_info")),
             slider(ui("chatbot_max_tokens"), MAX_TOKENS, info=ui("chatbot_max_tokens_info")),
             model,
@@ -98,6 +107,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_name="choose_model",
             api_visibility="undocumented",
             preprocess=False,
+        )
+        demo.load(
+            in_visitors_language,
+            outputs=[chat.chatbot, system_message],
+            queue=False,
+            api_visibility="private",
         )
         # Gradio blanks the message box's placeholder while a reply is written; bring it back after.
         chat.saved_conversations.change(

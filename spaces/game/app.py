@@ -27,7 +27,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     caption_button = gr.Button(ui("game_caption_button"))
                     all_button = gr.Button(ui("game_both_button"), variant="primary")
-                gr.Examples(EXAMPLES, inputs=image_upload)
+                gr.Examples(EXAMPLES, inputs=image_upload, label=ui("examples"))
             with gr.Column():
                 caption = gr.Textbox(label=ui("game_caption"), info=ui("game_caption_info"))
                 image_button = gr.Button(ui("game_image_button"))

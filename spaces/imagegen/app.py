@@ -64,7 +64,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 scale=4,
             )
             reuse_seed = gr.Button(ui("imagegen_reuse_seed"), size="sm", scale=1, interactive=False)
-        gr.Examples(EXAMPLES, inputs=prompt)
+        gr.Examples(EXAMPLES, inputs=prompt, label=ui("examples"))
         gr.Markdown(ui("imagegen_history_hint"))
         history_gallery = gr.Gallery(
             label=ui("imagegen_history"),

@@ -48,7 +48,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 datatype=["str", "str", "number", "number", "number"],
                 interactive=False,
             )
-        gr.Examples(EXAMPLES, inputs=text)
+        gr.Examples(EXAMPLES, inputs=text, label=ui("examples"))
 
         gr.on(
             [find_button.click, text.submit],

@@ -42,7 +42,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             with gr.Column():
                 summary = gr.Textbox(label=ui("summarize_output"), lines=6)
                 report = gr.Markdown()
-        gr.Examples(EXAMPLES, inputs=text)
+        gr.Examples(EXAMPLES, inputs=text, label=ui("examples"))
 
         summary_inputs = [text, min_length, max_length]
         summarize_button.click(

@@ -259,6 +259,5 @@ def _loopback(address: str) -> bool:
 
 
 def _shown(message: str) -> gr.Error:
-    # Gradio renders error messages as HTML; servers' words must not become markup. The title is
-    # the visitor's language too (Gradio's own is "Error" in every language).
-    return gr.Error(html.escape(message, quote=False), title=text("error_title"), print_exception=False)
+    # Gradio renders error messages as HTML; servers' words must not become markup.
+    return gr.Error(html.escape(message, quote=False), print_exception=False)

@@ -21,15 +21,13 @@ from common.errors import (
     report,
     user_error,
 )
-from common.i18n import text
+from common.i18n import DEFAULT_LANGUAGE, text
 from common.settings import Settings
 from common.ui import visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
-DEFAULT_SYSTEM_MESSAGE = (
-    "A conversation between a user and an LLM-based AI assistant. "
-    "The assistant gives helpful and honest answers."
-)
+# The API's default; the page shows it in the visitor's language.
+DEFAULT_SYSTEM_MESSAGE = text("chatbot_system_message_default", DEFAULT_LANGUAGE)
 TEMPERATURE = Range(minimum=0.1, maximum=1.0, default=0.7, step=0.1)
 MAX_TOKENS = Range(minimum=1, maximum=4096, default=512)
 MAX_MESSAGE_CHARS = 16_000
