@@ -45,7 +45,13 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         caption_button.click(
             task.caption, inputs=image_upload, outputs=caption, api_name="caption", **RAW_UPLOAD
         )
-        image_button.click(task.generate, inputs=caption, outputs=image_output, api_name="generate")
+        gr.on(
+            [image_button.click, caption.submit],
+            task.generate,
+            inputs=caption,
+            outputs=image_output,
+            api_name="generate",
+        )
         all_button.click(
             task.caption_and_generate,
             inputs=image_upload,

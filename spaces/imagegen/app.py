@@ -22,7 +22,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             prompt = gr.Textbox(
-                label=ui("imagegen_prompt"), placeholder=ui("imagegen_prompt_placeholder"), scale=3
+                label=ui("imagegen_prompt"),
+                info=ui("imagegen_prompt_info"),
+                placeholder=ui("imagegen_prompt_placeholder"),
+                scale=3,
             )
             num_images = slider(ui("imagegen_num_images"), NUM_IMAGES)
             generate = gr.Button(ui("imagegen_generate"), variant="primary", scale=1, min_width=50)
