@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from common.backends.endpoint_info import slots_reported
 from common.calls import refuse_malformed_calls
 from common.components import hold_only_received_files
 from common.errors import log_note
-from common.i18n import i18n, text
+from common.i18n import CHINESE, catalog, i18n, text
 from common.mcp_tools import adapt_mcp_tools
 from common.settings import Settings, Task
 from common.validation import Range
@@ -58,6 +59,78 @@ RAW_UPLOAD = {"preprocess": False}
 # Gradio injects a progress tracker into a parameter with this default. Tracking tqdm shows the
 # model download and loading bars on a local model's first use.
 FIRST_LOAD_PROGRESS = gr.Progress(track_tqdm=True)
+
+# Gradio's default theme with the text and buttons a reader needs at WCAG AA contrast (4.5:1) or
+# more: hints under labels (where the key guidance is) #52525b on white, 7.7:1 instead of 1.9:1;
+# white on the primary buttons' #c2410c, 5.2:1 instead of 2.8:1; placeholders #71717a, 4.8:1.
+THEME = gr.themes.Default().set(
+    block_info_text_color="*neutral_600",
+    block_info_text_color_dark="*neutral_300",
+    body_text_color_subdued="*neutral_600",
+    body_text_color_subdued_dark="*neutral_300",
+    input_placeholder_color="*neutral_500",
+    input_placeholder_color_dark="*neutral_400",
+    button_primary_background_fill="*primary_700",
+    button_primary_background_fill_dark="*primary_700",
+    button_primary_background_fill_hover="*primary_800",
+    button_primary_background_fill_hover_dark="*primary_800",
+    button_primary_text_color="white",
+    button_primary_text_color_dark="white",
+    button_primary_border_color="*primary_700",
+    button_primary_border_color_dark="*primary_700",
+)
+# Class names the page's style and script below look for.
+CHAT_MESSAGE_BOX = "chat-message-box"
+CHAT_CONVERSATIONS = "chat-conversations"
+# On a narrow screen the saved conversations go below the chat, so that the conversation and the
+# message box are what a phone shows first.
+PAGE_CSS = f"""
+@media (max-width: 640px) {{
+  .{CHAT_CONVERSATIONS} {{ order: 1; }}
+}}
+"""
+# Gradio titles its toasts with their English type ("Error", "Warning", "Info") in every language.
+TOAST_TITLES = {
+    language: {kind: texts[f"toast_{kind.lower()}"] for kind in ("Error", "Warning", "Info")}
+    for language, texts in catalog().items()
+}
+TOAST_TITLES["zh"] = TOAST_TITLES[CHINESE]
+# What Gradio leaves to the keyboard and the eye: a chat's send button stays disabled while the
+# message box is empty (Gradio enables it whenever the box is enabled, so the button is watched
+# rather than set once); in the box that edits a sent message Enter sends (Shift+Enter is a new
+# line), as in the message box; toasts are titled in the browser's language.
+PAGE_SCRIPT = f"""() => {{
+  const titles = {json.dumps(TOAST_TITLES, ensure_ascii=False)};
+  const language = navigator.language;
+  const toastTitles = titles[language] || titles[language.split("-")[0]] || titles.en;
+  const sync = () => {{
+    for (const send of document.querySelectorAll(".{CHAT_MESSAGE_BOX} button.submit-button")) {{
+      const box = send.closest(".{CHAT_MESSAGE_BOX}").querySelector("textarea");
+      const disabled = !box || box.disabled || !box.value.trim();
+      if (send.disabled !== disabled) send.disabled = disabled;
+    }}
+    for (const title of document.querySelectorAll("[data-testid=toast-body] .toast-title-row > span")) {{
+      const shown = title.firstChild;
+      const kind = shown && shown.nodeType === Node.TEXT_NODE ? shown.data.trim() : "";
+      if (toastTitles[kind]) shown.data = `${{toastTitles[kind]}} `;
+    }}
+  }};
+  new MutationObserver(sync).observe(document.body, {{
+    subtree: true, childList: true, attributes: true, attributeFilter: ["disabled"],
+  }});
+  document.addEventListener("input", sync, true);
+  document.addEventListener("keydown", (event) => {{
+    const box = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    if (!(box instanceof HTMLTextAreaElement) || !box.closest("[role=log]")) return;
+    let around = box.parentElement;
+    while (around && !around.querySelector("button[aria-label=Submit]")) around = around.parentElement;
+    if (!around) return;
+    event.preventDefault();
+    around.querySelector("button[aria-label=Submit]").click();
+  }}, true);
+  setTimeout(sync);
+}}"""
 
 
 def sign_in_button() -> None:
@@ -156,6 +229,14 @@ def chat_concurrency(settings: Settings) -> int:
     return slots or ENDPOINT_CHAT_CONCURRENCY
 
 
+def keep_chat_compact(chat: gr.ChatInterface) -> None:
+    """Mark the parts of `chat` that `PAGE_CSS` and `PAGE_SCRIPT` arrange: its message box, and the
+    column of saved conversations, which goes below the chat on a phone."""
+    chat.textbox.elem_classes = [*(chat.textbox.elem_classes or []), CHAT_MESSAGE_BOX]
+    if chat.save_history and chat.new_chat_button.parent is not None:
+        chat.new_chat_button.parent.elem_classes = [CHAT_CONVERSATIONS]
+
+
 def share_chat_queue(chat: gr.ChatInterface) -> None:
     """Put the events of `chat` that write a reply (send, retry, edit, an example) in the queue group
     `CHAT_REPLIES`, where the `/chat` endpoint is too: one limit for every reply the server writes.
@@ -172,9 +253,18 @@ def served_options(mcp_server: bool) -> dict[str, Any]:
     """What `launch()` and `mount()` both pass to Gradio.
 
     `show_error=False` keeps raw exception text (types, reprs, server paths) in the log: visitors read
-    only the `gr.Error` messages this code writes for them.
+    only the `gr.Error` messages this code writes for them. Every app has the same theme, style and
+    page script (`THEME`, `PAGE_CSS`, `PAGE_SCRIPT`).
     """
-    return {"i18n": i18n(), "max_file_size": MAX_UPLOAD_SIZE, "show_error": False, "mcp_server": mcp_server}
+    return {
+        "i18n": i18n(),
+        "max_file_size": MAX_UPLOAD_SIZE,
+        "show_error": False,
+        "mcp_server": mcp_server,
+        "theme": THEME,
+        "css": PAGE_CSS,
+        "js": PAGE_SCRIPT,
+    }
 
 
 def mount(app: FastAPI, demo: gr.Blocks, path: str, mcp_server: bool = True) -> None:

@@ -24,7 +24,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 image = gr.Image(label=ui("caption_image"), type="filepath")
                 caption_button = gr.Button(ui("caption_button"), variant="primary")
             caption = gr.Textbox(label=ui("caption_output"))
-        gr.Examples(EXAMPLES, inputs=image)
+        gr.Examples(EXAMPLES, inputs=image, label=ui("examples"))
 
         gr.on(
             [caption_button.click, image.upload],

@@ -3,7 +3,7 @@
 import gradio as gr
 
 from common.examples import text_examples
-from common.i18n import ui
+from common.i18n import CHINESE, request_language, text, ui
 from common.settings import Settings, load_settings
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE, MAX_TOKENS, TEMPERATURE, ChatTask
 from common.ui import (
@@ -11,7 +11,9 @@ from common.ui import (
     DELETE_CACHE,
     chat_concurrency,
     json_api,
+    keep_chat_compact,
     launch,
+    model_line,
     ready_to_serve,
     share_chat_queue,
     sign_in_button,
@@ -19,6 +21,14 @@ from common.ui import (
 )
 
 EXAMPLES = text_examples(__file__)
+CHINESE_EXAMPLES = text_examples(__file__, CHINESE)
+
+
+def in_visitors_language() -> tuple[gr.Chatbot, str]:
+    """The examples and the default system message in the language of the visitor's browser."""
+    examples = CHINESE_EXAMPLES if request_language() == CHINESE else EXAMPLES
+    system_message = text("chatbot_system_message_default")
+    return gr.Chatbot(examples=[{"text": prompt} for prompt in examples]), system_message
 
 
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
@@ -27,6 +37,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     replies_at_once = chat_concurrency(settings)
     # The page's picker keeps its choice as the page's session state.
     model = gr.State(task.model)
+    system_message = gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2)
     message = gr.Textbox(
         label=ui("chatbot_message"),
         placeholder=ui("chatbot_message_placeholder"),
@@ -49,7 +60,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         ),
         textbox=message,
         additional_inputs=[
-            gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2),
+            system_message,
             slider(ui("chatbot_temperature"), TEMPERATURE, info=ui("chatbot_temperature_info")),
             slider(ui("chatbot_max_tokens"), MAX_TOKENS, info=ui("chatbot_max_tokens_info")),
             model,
@@ -61,17 +72,23 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         save_history=True,
         flagging_mode="never",
         concurrency_limit=replies_at_once,
+        # An empty message never leaves the box: nothing to answer, nothing to undo.
+        validator=lambda message: gr.validate(bool(message.strip()), text("chatbot_type_first")),
     )
+    keep_chat_compact(chat)
     with gr.Blocks(title="Chatbot", fill_height=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(ui("chatbot_title"))
         gr.Markdown(ui("chatbot_description"))
         sign_in_button()
+        # One model is a line of text; a choice of several is a picker.
+        if len(task.models) == 1:
+            model_line(task.model)
         picker = gr.Dropdown(
             list(task.models),
             value=task.model,
             label=ui("chatbot_model"),
             info=ui("chatbot_model_info"),
-            interactive=len(task.models) > 1,
+            visible=len(task.models) > 1,
         )
         chat.render()
         # Replies wait their turn in Gradio's queue, the page's and the API's alike, rather than
@@ -90,6 +107,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             api_name="choose_model",
             api_visibility="undocumented",
             preprocess=False,
+        )
+        demo.load(
+            in_visitors_language,
+            outputs=[chat.chatbot, system_message],
+            queue=False,
+            api_visibility="private",
         )
         # Gradio blanks the message box's placeholder while a reply is written; bring it back after.
         chat.saved_conversations.change(

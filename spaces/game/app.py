@@ -27,7 +27,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     caption_button = gr.Button(ui("game_caption_button"))
                     all_button = gr.Button(ui("game_both_button"), variant="primary")
-                gr.Examples(EXAMPLES, inputs=image_upload)
+                gr.Examples(EXAMPLES, inputs=image_upload, label=ui("examples"))
             with gr.Column():
                 caption = gr.Textbox(label=ui("game_caption"), info=ui("game_caption_info"))
                 image_button = gr.Button(ui("game_image_button"))
@@ -45,7 +45,13 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         caption_button.click(
             task.caption, inputs=image_upload, outputs=caption, api_name="caption", **RAW_UPLOAD
         )
-        image_button.click(task.generate, inputs=caption, outputs=image_output, api_name="generate")
+        gr.on(
+            [image_button.click, caption.submit],
+            task.generate,
+            inputs=caption,
+            outputs=image_output,
+            api_name="generate",
+        )
         all_button.click(
             task.caption_and_generate,
             inputs=image_upload,

@@ -22,7 +22,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             prompt = gr.Textbox(
-                label=ui("imagegen_prompt"), placeholder=ui("imagegen_prompt_placeholder"), scale=3
+                label=ui("imagegen_prompt"),
+                info=ui("imagegen_prompt_info"),
+                placeholder=ui("imagegen_prompt_placeholder"),
+                scale=3,
             )
             num_images = slider(ui("imagegen_num_images"), NUM_IMAGES)
             generate = gr.Button(ui("imagegen_generate"), variant="primary", scale=1, min_width=50)
@@ -64,7 +67,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 scale=4,
             )
             reuse_seed = gr.Button(ui("imagegen_reuse_seed"), size="sm", scale=1, interactive=False)
-        gr.Examples(EXAMPLES, inputs=prompt)
+        gr.Examples(EXAMPLES, inputs=prompt, label=ui("examples"))
         gr.Markdown(ui("imagegen_history_hint"))
         history_gallery = gr.Gallery(
             label=ui("imagegen_history"),

@@ -29,7 +29,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         model_line(task.model)
         sign_in_button()
         analysis = gr.State()
-        text = gr.Textbox(label=ui("ner_text"), lines=3)
+        text = gr.Textbox(label=ui("ner_text"), info=ui("ner_text_info"), lines=3)
         with gr.Row():
             threshold = slider(ui("ner_threshold"), THRESHOLD, info=ui("ner_threshold_info"))
             find_button = gr.Button(ui("ner_button"), variant="primary")
@@ -48,7 +48,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 datatype=["str", "str", "number", "number", "number"],
                 interactive=False,
             )
-        gr.Examples(EXAMPLES, inputs=text)
+        gr.Examples(EXAMPLES, inputs=text, label=ui("examples"))
 
         gr.on(
             [find_button.click, text.submit],

@@ -30,7 +30,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         sign_in_button()
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label=ui("summarize_text"), lines=6, max_lines=20)
+                text = gr.Textbox(
+                    label=ui("summarize_text"), info=ui("summarize_text_info"), lines=6, max_lines=20
+                )
                 with gr.Accordion(ui("summarize_lengths"), open=False):
                     min_length = slider(
                         ui("summarize_min_length"), MIN_LENGTH, info=ui("summarize_min_length_info")
@@ -42,10 +44,11 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             with gr.Column():
                 summary = gr.Textbox(label=ui("summarize_output"), lines=6)
                 report = gr.Markdown()
-        gr.Examples(EXAMPLES, inputs=text)
+        gr.Examples(EXAMPLES, inputs=text, label=ui("examples"))
 
         summary_inputs = [text, min_length, max_length]
-        summarize_button.click(
+        gr.on(
+            [summarize_button.click, text.submit],
             task.summarize_with_report,
             inputs=summary_inputs,
             outputs=[summary, report],

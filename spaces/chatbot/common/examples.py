@@ -7,9 +7,10 @@ from pathlib import Path
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
-def text_examples(app_file: str) -> list[str]:
-    """Every non-blank line of the `*.txt` files beside the app, in file-name order."""
-    folder = Path(app_file).parent / "examples"
+def text_examples(app_file: str, language: str | None = None) -> list[str]:
+    """Every non-blank line of the `*.txt` files beside the app, in file-name order; for a
+    `language`, those of `examples/<language>/` instead (examples written in that language)."""
+    folder = Path(app_file).parent / "examples" / (language or "")
     return [
         line.strip()
         for path in sorted(folder.glob("*.txt"))

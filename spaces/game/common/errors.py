@@ -8,13 +8,17 @@ Messages come from the catalog in `common/locales/`, in the visitor's language; 
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import gradio as gr
+from gradio.context import LocalContext
 
-from common.i18n import DEFAULT_LANGUAGE, text
+from common.i18n import DEFAULT_LANGUAGE, catalog, text
 
 logger = logging.getLogger("common")
 
@@ -44,9 +48,14 @@ class InferenceError(Exception):
     `hint` is the sentence that names the setting an operator should check (`CHAT_MODEL`,
     `HF_API_CHAT_BASE`): which one depends on the task and on where it runs, so the backend that
     knows them chooses it, and messages whose advice depends on it end with `{hint}`.
+
+    A message that advises the operator (a setting, a token) has a `<key>_visitor` twin in the
+    catalog that says only what a visitor can do; `describe(for_operator=False)` reads it.
     """
 
     key: ClassVar[str]
+    # A visitor who signs in (on a Space) calls the model on their own token, which fixes this.
+    sign_in_helps: ClassVar[bool] = False
 
     def __init__(self, where: str, detail: Detail = "", *, hint: Phrase | None = None) -> None:
         self.where = where
@@ -59,9 +68,13 @@ class InferenceError(Exception):
         hint = self.hint.render(language) if self.hint else ""
         return {"where": self.where, "detail": detail, "hint": hint}
 
-    def describe(self, language: str | None = None) -> str:
-        """The message in `language`, by default the language of the request being served."""
-        return text(self.key, language, **self.fields(language))
+    def describe(self, language: str | None = None, *, for_operator: bool = True) -> str:
+        """The message in `language`, by default the language of the request being served; for a
+        visitor, without the advice only the operator can follow."""
+        key = self.key
+        if not for_operator and f"{key}_visitor" in catalog()[DEFAULT_LANGUAGE]:
+            key = f"{key}_visitor"
+        return text(key, language, **self.fields(language))
 
 
 class ModelLoadingError(InferenceError):
@@ -78,10 +91,12 @@ class ModelLoadingError(InferenceError):
 
 class RateLimitError(InferenceError):
     key = "error_rate_limit"
+    sign_in_helps = True
 
 
 class AuthenticationError(InferenceError):
     key = "error_auth"
+    sign_in_helps = True
 
 
 class ModelNotFoundError(InferenceError):
@@ -197,9 +212,49 @@ def report(error: InferenceError) -> None:
 
 
 def backend_error(error: InferenceError) -> gr.Error:
-    """Report a backend failure and return the error to show the visitor, in their language."""
+    """Report a backend failure and return the error to show, in the visitor's language.
+
+    The log always has the operator's advice (`report`). The message has it only for the operator,
+    that is for a request from this machine (`from_this_machine`); a visitor reads what they can
+    do, and on a Space, where a visitor can sign in, that signing in helps when it does.
+    """
     report(error)
-    return _shown(error.describe())
+    if from_this_machine():
+        return _shown(error.describe())
+    message = error.describe(for_operator=False)
+    if error.sign_in_helps and os.environ.get("SPACE_ID"):
+        message = f"{message} {text('visitor_sign_in')}"
+    return _shown(message)
+
+
+# Headers a reverse proxy or a tunnel (a share link's) adds to a request it passes on.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+def from_this_machine() -> bool:
+    """Whether the request being served is the operator's: the app does not run on a Space (no
+    SPACE_ID), and the request came straight from this machine, addressed to it by a loopback name,
+    through no proxy. A share link's requests reach the app from its tunnel on this machine, but
+    name the share host and carry forwarding headers, so they are visitors'. Code that calls a task
+    outside any request (a test, a script in this process) is the operator's too."""
+    if os.environ.get("SPACE_ID"):
+        return False
+    request = LocalContext.request.get(None)
+    if request is None:
+        return True
+    headers = request.headers
+    if any(name in headers for name in FORWARDING_HEADERS):
+        return False
+    client = getattr(request, "client", None)
+    host = urlsplit(f"//{headers.get('host', '')}").hostname or ""
+    return client is not None and _loopback(client.host) and (host == "localhost" or _loopback(host))
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _shown(message: str) -> gr.Error:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from common.errors import user_error
+from common.i18n import catalog
 
 # Longer histories are trimmed to the model's window anyway; these bound the work of trimming, which
 # runs on the event loop (a million characters is about 0.1 s of counting, far over any window).
@@ -61,21 +62,29 @@ def check_history(history: object) -> list[dict[str, Any]]:
 def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Message]:
     """Plain `{"role", "content"}` messages from Gradio history.
 
-    Drops what a model must not see as dialogue: messages with no text (files, components) and
+    Drops what a model must not see as dialogue: messages with no text (files, components),
     notes the app showed itself (messages whose `metadata` has a title, such as a "reply cut off"
-    note).
+    note), and a message the page could not answer (the one before a "no reply" note): it is sent
+    again as it stands when the visitor retries or types it anew.
     """
+    no_reply_titles = {texts.get("note_no_reply_title") for texts in catalog().values()}
     messages: list[Message] = []
+    last_kept: Mapping[str, Any] | None = None
     for item in history or ():
         role = item.get("role")
         if role not in ("user", "assistant"):
             continue
         metadata = item.get("metadata")
         if isinstance(metadata, Mapping) and metadata.get("title"):
+            unanswered = last_kept is not None and last_kept.get("role") == "user"
+            if unanswered and metadata["title"] in no_reply_titles:
+                messages.pop()
+                last_kept = None
             continue
         text = message_text(item.get("content")).strip()
         if text:
             messages.append({"role": role, "content": text})
+            last_kept = item
     return messages
 
 

@@ -15,9 +15,9 @@ from common.images import Upload, read_upload, save_png
 from common.settings import Settings
 from common.similarity import text_similarity
 from common.tasks.caption import CaptionTask
-from common.tasks.imagegen import ImageGenTask
+from common.tasks.imagegen import MAX_PROMPT_CHARS, ImageGenTask
 from common.ui import FIRST_LOAD_PROGRESS, visitor_token
-from common.validation import Range, check_int
+from common.validation import Range, check_int, clean_text
 
 ROUNDS = Range(minimum=1, maximum=5, default=3)
 # Verdicts by the least similarity (in %) that earns them, best first.
@@ -57,6 +57,8 @@ class DescribeAndDrawTask:
         Returns:
             the generated image
         """
+        # Checked here, so that the message names the caption (the painter would call it a prompt).
+        caption = clean_text(caption, what="field_caption", max_chars=MAX_PROMPT_CHARS)
         request = self.painter.request(caption, width=None, height=None)
         return await self.painter.render(request, progress, visitor_token(oauth_token))
 

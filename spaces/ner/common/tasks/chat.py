@@ -20,15 +20,13 @@ from common.errors import (
     report,
     user_error,
 )
-from common.i18n import text
+from common.i18n import DEFAULT_LANGUAGE, text
 from common.settings import Settings
 from common.ui import show_note, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
 
-DEFAULT_SYSTEM_MESSAGE = (
-    "A conversation between a user and an LLM-based AI assistant. "
-    "The assistant gives helpful and honest answers."
-)
+# The API's default; the page shows it in the visitor's language.
+DEFAULT_SYSTEM_MESSAGE = text("chatbot_system_message_default", DEFAULT_LANGUAGE)
 TEMPERATURE = Range(minimum=0.1, maximum=1.0, default=0.7, step=0.1)
 MAX_TOKENS = Range(minimum=1, maximum=4096, default=512)
 MAX_MESSAGE_CHARS = 16_000
@@ -85,7 +83,7 @@ class ChatTask:
         Returns:
             the reply so far, growing as tokens arrive
         """
-        async for output in self.page_chat(
+        async for output in self._reply(
             message, check_history(history), system_message, temperature, max_tokens, model, oauth_token
         ):
             yield output
@@ -100,7 +98,37 @@ class ChatTask:
         model: str | None = None,
         oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
-        """The page's chat: `chat` with the history the page keeps for its visitor."""
+        """The page's chat: `chat` with the history the page keeps for its visitor, where a message
+        that cannot be answered ends as a note in the conversation instead of an error.
+
+        Gradio's chat interface stays disabled after its function raises (the events that enable
+        the message box again run only on success), so the page never sees a raised error: the
+        visitor reads why under their message, and retry sends it again.
+        """
+        try:
+            async for output in self._reply(
+                message, history, system_message, temperature, max_tokens, model, oauth_token
+            ):
+                yield output
+        except gr.Error as error:
+            yield [
+                {
+                    "role": "assistant",
+                    "content": error.message,
+                    "metadata": {"title": text("note_no_reply_title")},
+                }
+            ]
+
+    async def _reply(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        system_message: str,
+        temperature: float,
+        max_tokens: int,
+        model: str | None,
+        oauth_token: gr.OAuthToken | None,
+    ) -> AsyncIterator[ChatOutput]:
         backend = self._backends[self.choose_model(model or self.model)]
         system_message = clean_text(
             system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
