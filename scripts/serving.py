@@ -24,7 +24,6 @@ class Served:
     """A running server: its base URL and the thread it runs on."""
 
     url: str
-    port: int
     thread: threading.Thread
 
     def wait(self) -> None:
@@ -68,9 +67,9 @@ def serving(
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise ServerNotStarted(f"uvicorn did not start on {host}:{port}")
             time.sleep(0.02)
-        bound = server.servers[0].sockets[0].getsockname()
-        url_host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        yield Served(f"http://{url_host}:{bound[1]}", bound[1], thread)
+        bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+        url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        yield Served(f"http://{url_host}:{bound_port}", thread)
     finally:
         server.should_exit = True
         thread.join(stop_timeout)

@@ -324,6 +324,20 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
+# What a test may change on a shared server, and `reset()` puts back.
+RESETTABLE = (
+    "required_token",
+    "latency",
+    "token_delay",
+    "hang_seconds",
+    "estimated_time",
+    "ner_shape",
+    "server_kind",
+    "context_window",
+    "slots",
+)
+
+
 class InferenceTestServer:
     """The five task endpoints on 127.0.0.1, served by uvicorn on a background thread and event loop.
 
@@ -356,11 +370,11 @@ class InferenceTestServer:
         self.hang_seconds = hang_seconds
         self.estimated_time = estimated_time
         self.ner_shape = ner_shape
-        self._made_with = (latency, token_delay, hang_seconds, ner_shape)
         self.gazetteer = dict(gazetteer)
         self.server_kind = server_kind
         self.context_window = context_window
         self.slots = slots
+        self._made_with = {name: getattr(self, name) for name in RESETTABLE}
 
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -552,12 +566,13 @@ class InferenceTestServer:
             self._fault_rate = None
 
     def reset(self) -> None:
-        """As the server was made: no faults, nothing recorded, its first latencies and NER shape.
+        """As the server was made: no faults, nothing recorded, the settings it was made with.
 
         For a server that many tests share, before each of them."""
         self.reset_faults()
         self.clear()
-        self.latency, self.token_delay, self.hang_seconds, self.ner_shape = self._made_with
+        for name, value in self._made_with.items():
+            setattr(self, name, value)
 
     def _take_fault(self, task: Task, streaming: bool) -> Fault | None:
         """Called under the lock, once per request, in arrival order."""

@@ -24,7 +24,6 @@ from transformers import (
     AutoTokenizer,
     BartConfig,
     BartForConditionalGeneration,
-    BertConfig,
     BertForTokenClassification,
     BlipConfig,
     BlipForConditionalGeneration,
@@ -42,7 +41,7 @@ from transformers import (
 from transformers.initialization import no_init_weights
 
 from common.settings import Task
-from testing.tiny_models import NER_LABELS, TinyModels, sd15_vae
+from testing.tiny_models import TinyModels, ner_config, sd15_vae
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -113,17 +112,7 @@ def build_summarizer(tiny: TinyModels, directory: Path) -> None:
 def build_token_classifier(tiny: TinyModels, directory: Path) -> None:
     """dslim/bert-base-NER: BERT-base, cased vocabulary, the nine CoNLL-2003 labels."""
     tokenizer = AutoTokenizer.from_pretrained(tiny.ner)
-    config = BertConfig(
-        vocab_size=28996,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        id2label=dict(enumerate(NER_LABELS)),
-        label2id={label: index for index, label in enumerate(NER_LABELS)},
-    )
+    config = ner_config(tokenizer, 28996, hidden_size=768, layers=12, heads=12, intermediate_size=3072)
     random_model(lambda: BertForTokenClassification(config)).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
 

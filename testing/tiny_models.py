@@ -207,17 +207,7 @@ def _build_summarize(directory: Path) -> None:
 def _build_ner(directory: Path) -> None:
     """A BERT token classifier with dslim/bert-base-NER's labels, biased so a sentence has some entities."""
     tokenizer = _wordpiece_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], model_max_length=512)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        id2label=dict(enumerate(NER_LABELS)),
-        label2id={label: index for index, label in enumerate(NER_LABELS)},
-    )
+    config = ner_config(tokenizer, len(tokenizer), hidden_size=16, layers=1, heads=2, intermediate_size=32)
     with _seeded():
         model = BertForTokenClassification(config)
         # Untrained logits are nearly equal; spread them per token and favour "O", so that a sentence
@@ -227,6 +217,23 @@ def _build_ner(directory: Path) -> None:
         model.classifier.bias.data[0] = 2.5
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
+
+
+def ner_config(
+    tokenizer: Any, vocab_size: int, *, hidden_size: int, layers: int, heads: int, intermediate_size: int
+) -> BertConfig:
+    """dslim/bert-base-NER's architecture and its nine labels, at any size."""
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        id2label=dict(enumerate(NER_LABELS)),
+        label2id={label: index for index, label in enumerate(NER_LABELS)},
+    )
 
 
 def _build_caption(directory: Path) -> None:

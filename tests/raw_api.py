@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from testing.rest import EventStream
+
 # Every call in these tests gets an answer at once or after one fast test-server reply.
 CALL_TIMEOUT = 30.0
 
@@ -78,16 +80,13 @@ def call_api(base_url: str, api_name: str, data: Any, headers: dict[str, str] | 
         if posted.status_code != 200:
             return Result(None, posted.text, True, posted.text)
         text = client.get(f"{base}/gradio_api/call/{api_name}/{posted.json()['event_id']}").text
-    event, output, error = "", None, None
-    for line in text.splitlines():
-        if line.startswith("event:"):
-            event = line.removeprefix("event:").strip()
-        elif line.startswith("data:") and event in ("complete", "error"):
-            payload = json.loads(line.removeprefix("data:"))
-            if event == "complete":
-                output = payload
-            else:
-                error = payload.get("error") if isinstance(payload, dict) else payload
+    events = EventStream()
+    output, error = None, None
+    for event, payload in filter(None, map(events.read, text.splitlines())):
+        if event == "complete":
+            output = payload
+        elif event == "error":
+            error = payload.get("error") if isinstance(payload, dict) else payload
     return Result(output, error, output is None, text)
 
 

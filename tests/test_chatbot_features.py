@@ -35,10 +35,10 @@ from common.chat import (
 from common.chat_models import PROVIDER_CHAT_MODELS, offered_models
 from common.settings import DEFAULT_MODELS, Settings
 from testing.apps import running_app, settings_from
+from testing.chatbot_page import ChatbotPage
 from testing.inference_server import InferenceTestServer
 from tests.conftest import TEST_TOKEN
-from tests.harness import app_fixture
-from tests.test_space_cards import card
+from tests.harness import app_fixture, card
 
 if TYPE_CHECKING:
     from testing.tiny_models import TinyModels
@@ -324,55 +324,6 @@ def test_a_model_missing_from_the_list_is_refused_before_the_backend(routed_to_t
     assert [request.json["model"] for request in routed_to_test_server.requests_for("chat")] == [
         DEFAULT_MODEL
     ]
-
-
-class ChatbotPage:
-    """The chatbot driven through its page's own events: each step the page runs on submit, retry
-    or undo is an undocumented endpoint, called here in the page's order with the values the page
-    would hold. Editing needs the edit's event data, which gradio_client cannot send (the browser
-    test edits)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        components = client.config["components"]
-        self.values: dict[int, Any] = {
-            component["id"]: component["props"].get("value") for component in components
-        }
-        self.hidden = {component["id"] for component in components if component["skip_api"]}
-        [self.chatbot] = (component["id"] for component in components if component["type"] == "chatbot")
-        [self.message_box] = (
-            component["id"] for component in components if component["props"].get("submit_btn") is True
-        )
-
-    @property
-    def conversation(self) -> list[tuple[str, str]]:
-        return [(message["role"], message["content"][0]["text"]) for message in self.values[self.chatbot]]
-
-    def send(self, text: str) -> None:
-        self.values[self.message_box] = text
-        self.fire(self.message_box, "submit")
-
-    def fire(self, component: int, event: str) -> None:
-        dependencies = self.client.config["dependencies"]
-        steps = [
-            step for step in dependencies if [component, event] in step["targets"] and step["backend_fn"]
-        ]
-        while steps:
-            step = steps.pop(0)
-            arguments = [self.values[block] for block in step["inputs"] if block not in self.hidden]
-            result = self.client.predict(*arguments, fn_index=step["id"])
-            shown = [block for block in step["outputs"] if block not in self.hidden]
-            values = result if len(shown) > 1 else [result] if shown else []
-            for block, value in zip(shown, values, strict=True):
-                self.show(block, value)
-            steps += [then for then in dependencies if then["trigger_after"] == step["id"]]
-
-    def show(self, block: int, value: Any) -> None:
-        if isinstance(value, dict) and value.get("__type__") == "update":
-            if "value" not in value:
-                return
-            value = value["value"]
-        self.values[block] = value
 
 
 def test_retry_asks_again_and_undo_takes_the_last_turn_back(chatbot, server):

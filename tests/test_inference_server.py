@@ -90,29 +90,6 @@ def _hub_stays_local(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[InferenceTestServer]:
-    with InferenceTestServer(hang_seconds=HANG_SECONDS) as server:
-        yield server
-
-
-@pytest.fixture
-def server(shared_server: InferenceTestServer) -> Iterator[InferenceTestServer]:
-    """One server for the module (stopping takes ~0.2 s), reset to its defaults around each test."""
-    shared_server.reset()
-    yield shared_server
-    shared_server.reset_faults()
-    shared_server.clear()
-    shared_server.required_token = None
-    shared_server.latency = 0.0
-    shared_server.token_delay = 0.0
-    shared_server.ner_shape = None
-    shared_server.estimated_time = 0.5
-    shared_server.server_kind = None
-    shared_server.context_window = 2048
-    shared_server.slots = 1
-
-
 MakeClient = Callable[..., InferenceClient]
 
 
@@ -591,6 +568,7 @@ def test_bad_gateway_body_is_html(server: InferenceTestServer, client: MakeClien
 def test_timeout_fault_raises_inference_timeout_error(
     server: InferenceTestServer, client: MakeClient
 ) -> None:
+    server.hang_seconds = HANG_SECONDS
     server.inject("timeout", times=2)
 
     with pytest.raises(InferenceTimeoutError) as caught:
@@ -634,6 +612,7 @@ def test_stream_cut_raises_remote_protocol_error_after_half_the_tokens(
 
 
 def test_stream_stall_raises_a_raw_read_timeout(server: InferenceTestServer, client: MakeClient) -> None:
+    server.hang_seconds = HANG_SECONDS
     server.inject("stream_stall", times=2)
 
     # Only the wait for response headers is converted to InferenceTimeoutError; mid-stream it is httpx2's.

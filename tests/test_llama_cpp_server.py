@@ -27,7 +27,7 @@ from gradio_client import Client
 from testing.apps import running_app
 from testing.inference_server import unused_port
 from testing.processes import wait_until_answering
-from tests.test_self_hosted_chat import SYSTEM, endpoint_settings, failure
+from tests.self_hosted import SYSTEM, endpoint_settings, failure
 
 pytestmark = pytest.mark.llama_cpp
 

@@ -20,20 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
 
 from common.backends.endpoint_info import server_root, window_from_props, window_from_show
-from common.settings import Settings
-from testing.apps import running_app, settings_from
-from testing.inference_server import SERVED_MODEL, InferenceTestServer, ServerKind, unused_port
+from testing.apps import running_app
+from testing.chatbot_page import ChatbotPage
+from testing.inference_server import InferenceTestServer, ServerKind, unused_port
 from testing.processes import wait_until_answering
-from tests.conftest import TEST_TOKEN
-from tests.test_chatbot_features import ChatbotPage
+from tests.self_hosted import SYSTEM, endpoint_settings, failure
 
 if TYPE_CHECKING:
     from testing.tiny_models import TinyModels
 
-SYSTEM = "Be brief."
 # About 2,000 tokens by the remote estimate: with 512 for the reply, over a 2,048-token window and
 # well within the 8,192 the app assumes of a server that says nothing.
 LONG_MESSAGE = "y" * 6000
@@ -52,12 +49,6 @@ def refusal(window: int) -> str:
     )
 
 
-def endpoint_settings(url: str, **extra: str) -> Settings:
-    return settings_from(
-        {"HF_API_CHAT_BASE": url, "CHAT_MODEL": SERVED_MODEL, "HF_TOKEN": TEST_TOKEN, **extra}
-    )
-
-
 @contextmanager
 def chatbot_against(
     server_kind: ServerKind | None, **extra: str
@@ -68,12 +59,6 @@ def chatbot_against(
         running_app("chatbot", endpoint_settings(server.endpoint("chat"), **extra)) as client,
     ):
         yield client, server
-
-
-def failure(client: Client, message: str, max_tokens: int) -> str:
-    with pytest.raises(AppError) as refused:
-        client.predict(message, SYSTEM, 0.7, max_tokens, api_name="/chat")
-    return str(refused.value)
 
 
 # The context window

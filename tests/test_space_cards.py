@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from common.settings import DEFAULT_MODELS
 from scripts.serve import APPS
-from tests.harness import ROOT, SPACES
+from tests.harness import ROOT, SPACES, card
 
 # The colours the Hub accepts for a card's gradient.
 PALETTE = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 # The Hub truncates longer descriptions on the Space's card.
 MAX_SHORT_DESCRIPTION = 60
-FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-
-
-def card(space: str) -> dict[str, Any]:
-    text = (ROOT / "spaces" / space / "README.md").read_text(encoding="utf-8")
-    match = FRONT_MATTER.match(text)
-    assert match, f"spaces/{space}/README.md does not start with YAML front matter between --- lines"
-    metadata = yaml.safe_load(match.group(1))
-    assert isinstance(metadata, dict)
-    return metadata
 
 
 def pins(path: Path) -> dict[str, Requirement]:

@@ -47,7 +47,8 @@ class InferenceError(Exception):
 
     `hint` is the sentence that names the setting an operator should check (`CHAT_MODEL`,
     `HF_API_CHAT_BASE`): which one depends on the task and on where it runs, so the backend that
-    knows them chooses it, and messages whose advice depends on it end with `{hint}`.
+    knows them chooses it, and messages whose advice depends on it end with `{hint}`. `numbers` are
+    the message's own figures (a timeout, a context window), by their placeholders' names.
 
     A message that advises the operator (a setting, a token) has a `<key>_visitor` twin in the
     catalog that says only what a visitor can do; `describe(for_operator=False)` reads it.
@@ -57,16 +58,19 @@ class InferenceError(Exception):
     # A visitor who signs in (on a Space) calls the model on their own token, which fixes this.
     sign_in_helps: ClassVar[bool] = False
 
-    def __init__(self, where: str, detail: Detail = "", *, hint: Phrase | None = None) -> None:
+    def __init__(
+        self, where: str, detail: Detail = "", *, hint: Phrase | None = None, **numbers: float
+    ) -> None:
         self.where = where
         self.detail = detail
         self.hint = hint
+        self.numbers = numbers
         super().__init__(self.describe(DEFAULT_LANGUAGE))
 
     def fields(self, language: str | None) -> dict[str, Any]:
         detail = self.detail.render(language) if isinstance(self.detail, Phrase) else self.detail
         hint = self.hint.render(language) if self.hint else ""
-        return {"where": self.where, "detail": detail, "hint": hint}
+        return {"where": self.where, "detail": detail, "hint": hint, **self.numbers}
 
     def describe(self, language: str | None = None, *, for_operator: bool = True) -> str:
         """The message in `language`, by default the language of the request being served; for a
@@ -118,11 +122,7 @@ class ContextWindowExceededError(InputRejectedError):
     key = "error_over_window"
 
     def __init__(self, where: str, detail: Detail, window: int) -> None:
-        self.window = window
-        super().__init__(where, detail)
-
-    def fields(self, language: str | None) -> dict[str, Any]:
-        return {**super().fields(language), "window": self.window}
+        super().__init__(where, detail, window=window)
 
 
 class ModelRejectedError(InputRejectedError):
@@ -140,11 +140,7 @@ class BackendTimeoutError(InferenceError):
     key = "error_timeout"
 
     def __init__(self, where: str, timeout: float) -> None:
-        self.timeout = timeout
-        super().__init__(where)
-
-    def fields(self, language: str | None) -> dict[str, Any]:
-        return {**super().fields(language), "timeout": self.timeout}
+        super().__init__(where, timeout=timeout)
 
 
 class BackendUnreachableError(InferenceError):
@@ -183,11 +179,7 @@ class ReplyAtTokenLimitError(StreamInterruptedError):
     note_key = "note_reply_at_limit"
 
     def __init__(self, where: str, max_tokens: int) -> None:
-        self.max_tokens = max_tokens
-        super().__init__(where)
-
-    def fields(self, language: str | None) -> dict[str, Any]:
-        return {**super().fields(language), "max_tokens": self.max_tokens}
+        super().__init__(where, max_tokens=max_tokens)
 
 
 class LocalRuntimeError(InferenceError):
