@@ -9,6 +9,7 @@ from common.settings import Settings, load_settings
 from common.tasks.game import ROUNDS, DescribeAndDrawTask
 from common.ui import (
     DELETE_CACHE,
+    FIT_CONTENT,
     RAW_UPLOAD,
     clear_errors_on,
     launch,
@@ -49,7 +50,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         timeline = gr.Gallery(
             label=ui("game_timeline"),
             columns=int(ROUNDS.maximum) + 1,
-            height="auto",
+            height=FIT_CONTENT,
             object_fit="contain",
             # One picture at first: a thumbnail among those to come, not blown up to the gallery's width.
             fit_columns=False,

@@ -76,6 +76,9 @@ THEME = gr.themes.Default().set(
     button_primary_border_color="*primary_700",
     button_primary_border_color_dark="*primary_700",
 )
+# A gallery as tall as its images: Gradio's `height="auto"` caps it at a fixed height and crops the
+# rest, captions included.
+FIT_CONTENT = "fit-content"
 # Class names the page's style and script below look for.
 CHAT_MESSAGE_BOX = "chat-message-box"
 CHAT_CONVERSATIONS = "chat-conversations"
