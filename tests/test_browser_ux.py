@@ -468,3 +468,34 @@ def test_on_a_phone_the_imagegen_prompt_has_a_line_of_its_own(phone: Page):
     prompt = phone.get_by_label("Your prompt").bounding_box()
     assert prompt is not None and prompt["width"] > PHONE["width"] * 0.7, prompt
     screenshot(phone, "imagegen-phone")
+
+
+# 12. The serve-all index.
+
+
+def test_the_index_names_each_app_by_its_title_in_chinese(chinese: Page):
+    chinese.goto("/")
+
+    for name, title in (
+        ("summarize", "文本摘要"),
+        ("ner", "命名实体识别"),
+        ("caption", "图像描述"),
+        ("imagegen", "图像生成"),
+        ("game", "看图说话，照话作画 🖍️"),
+        ("chatbot", "聊天机器人"),
+    ):
+        expect(chinese.get_by_role("link", name=title, exact=True)).to_have_attribute("href", f"/{name}/")
+    expect(chinese.get_by_text("模型在推理服务上运行。")).to_have_count(6)
+    expect(chinese.locator("link[rel=icon]")).to_have_attribute("href", re.compile(r"^data:image/svg\+xml,"))
+
+
+def test_the_index_is_a_page_of_cards_that_fits_a_phone(phone: Page):
+    phone.goto("/")
+
+    link = phone.get_by_role("link", name="Text summarization", exact=True)
+    assert contrast(link)["ratio"] >= AA_CONTRAST
+    card = link.locator("xpath=..")
+    assert card.evaluate("card => getComputedStyle(card).borderTopStyle") == "solid"
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width == PHONE["width"], width
+    screenshot(phone, "index-phone")
