@@ -57,18 +57,50 @@ def load_app(name: str) -> ModuleType:
     return module
 
 
+# The same colours as the apps' theme (common/ui.py), at WCAG AA contrast or more, light and dark.
+INDEX_STYLE = """
+:root { color-scheme: light dark; --text: #27272a; --subdued: #52525b; --link: #c2410c;
+  --card: #ffffff; --border: #e4e4e7; --page: #fafafa; }
+@media (prefers-color-scheme: dark) { :root { --text: #f4f4f5; --subdued: #d4d4d8; --link: #fdba74;
+  --card: #27272a; --border: #3f3f46; --page: #18181b; } }
+body { font-family: system-ui, sans-serif; margin: 0; padding: 2rem 1rem; background: var(--page);
+  color: var(--text); }
+main { max-width: 60rem; margin: 0 auto; }
+h1 { margin: 0 0 0.25rem; }
+ul { list-style: none; padding: 0; display: grid; gap: 1rem;
+  grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); }
+li { background: var(--card); border: 1px solid var(--border); border-radius: 0.75rem; padding: 1rem; }
+a { color: var(--link); font-weight: 600; font-size: 1.15rem; text-decoration: none; }
+a:hover, a:focus { text-decoration: underline; }
+p { margin: 0.5rem 0 0; }
+.where { color: var(--subdued); font-size: 0.9rem; }
+"""
+FAVICON = (
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
+    "<text y='.9em' font-size='90'>🤗</text></svg>"
+)
+
+
+def app_title(name: str, language: str) -> str:
+    """The title the app's own page shows (its heading, without the Markdown)."""
+    return text(f"{name}_title", language).lstrip("# ")
+
+
 def index_page(settings: Settings, language: str) -> str:
-    """A plain list of the apps, in the visitor's language, with where each one's models run."""
+    """The apps as cards, in the visitor's language: each one's title links to it, with what it does
+    and where its models run."""
     rows = "".join(
-        f'<li><a href="/{name}/">{name}</a>: {html.escape(text(f"index_{name}", language))} '
-        f"<small>({html.escape(where_models_run(settings, tasks, language))})</small></li>"
+        f'<li><a href="/{name}/">{html.escape(app_title(name, language))}</a>'
+        f"<p>{html.escape(text(f'index_{name}', language))}</p><p class='where'>"
+        f"{html.escape(where_models_run(settings, tasks, language))}</p></li>"
         for name, tasks in APPS.items()
     )
     return (
-        f"<!doctype html><html lang='{language}'><meta charset='utf-8'><title>gradio-genai-spaces</title>"
-        "<body style='font-family: system-ui, sans-serif; max-width: 48rem; margin: 3rem auto'>"
-        f"<h1>gradio-genai-spaces</h1><p>{html.escape(text('index_heading', language))}</p>"
-        f"<ul>{rows}</ul></body></html>"
+        f"<!doctype html><html lang='{language}'><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f'<link rel="icon" href="{FAVICON}"><title>gradio-genai-spaces</title><style>{INDEX_STYLE}</style>'
+        f"<body><main><h1>gradio-genai-spaces</h1><p>{html.escape(text('index_heading', language))}</p>"
+        f"<ul>{rows}</ul></main></body></html>"
     )
 
 
@@ -80,7 +112,7 @@ def where_models_run(settings: Settings, tasks: tuple[Task, ...], language: str)
     local = [availability(settings.for_task(task)) for task in tasks if settings.backend_for(task) == "local"]
     if local:
         parts.append(text("index_local", language, status=_status(local, language)))
-    return ", ".join(parts)
+    return " ".join(parts)
 
 
 def _status(models: list[Availability], language: str) -> str:

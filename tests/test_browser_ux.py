@@ -25,12 +25,15 @@ from testing.browser import (
     open_app,
     refuse_off_machine,
     screenshot,
+    upload,
 )
 from testing.inference_server import DEFAULT_IMAGE_SIZE, InferenceTestServer, summary_for
 
 pytestmark = pytest.mark.browser
 
 EIFFEL = (ROOT / "spaces/summarize/examples/eiffel_tower.txt").read_text().strip()
+LION = ROOT / "spaces/caption/examples/lion.jpg"
+TOWER = ROOT / "spaces/game/examples/tower.jpg"
 
 PHONE = {"width": 390, "height": 844}
 # What a reverse proxy or a share link's tunnel adds to a request it forwards: the visitor is elsewhere.
@@ -351,3 +354,144 @@ def test_the_game_paints_on_enter_and_an_empty_caption_is_called_a_caption(page:
     caption.press("Enter")
 
     expect_image_of_size(image_in(page, "Generated image"), (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE))
+
+
+def error_pills(page: Page) -> Locator:
+    """The "Error" Gradio leaves on each output of an event that failed."""
+    return page.get_by_test_id("status-tracker").get_by_text("Error", exact=True)
+
+
+def test_the_game_clears_the_errors_of_a_failed_run_when_another_succeeds(page: Page):
+    open_app(page, "game", "Describe-and-generate game 🖍️")
+    page.get_by_role("button", name="📞 Play telephone").click()
+    expect(toast(page)).to_have_text("Upload an image first.", timeout=RESULT_TIMEOUT)
+    expect(error_pills(page)).to_have_count(2)
+
+    upload(page, TOWER)
+    page.get_by_role("button", name="Caption and generate").click()
+
+    expect(page.get_by_label("Generated caption")).to_have_value(
+        "a 377x600 green picture", timeout=RESULT_TIMEOUT
+    )
+    expect(error_pills(page)).to_have_count(0)
+
+
+# 10. caption's examples are named, and picking one captions it.
+
+
+def test_a_picked_caption_example_is_named_captioned_and_clears_an_error(
+    page: Page, server: InferenceTestServer
+):
+    open_app(page, "caption", "Image captioning")
+    server.inject("unauthorized", "caption")
+    upload(page, LION)
+    expect(error_pills(page)).to_have_count(1, timeout=RESULT_TIMEOUT)
+
+    page.get_by_role("button", name="The Eiffel Tower").click()
+
+    expect(page.get_by_label("Caption", exact=True)).to_have_value(
+        "a 377x600 green picture", timeout=RESULT_TIMEOUT
+    )
+    expect(error_pills(page)).to_have_count(0)
+    for name in ("A cheetah", "A lion"):
+        expect(page.get_by_role("button", name=name)).to_be_visible()
+
+
+def test_caption_examples_are_named_in_chinese(chinese: Page):
+    open_app(chinese, "caption", "图像描述")
+
+    for name in ("猎豹", "狮子", "埃菲尔铁塔"):
+        expect(chinese.get_by_role("button", name=name)).to_be_visible()
+
+
+# 11. Telephone shows its progress.
+
+
+def test_telephone_says_which_round_it_plays_and_shows_the_start_as_a_thumbnail(
+    page: Page, server: InferenceTestServer
+):
+    open_app(page, "game", "Describe-and-generate game 🖍️")
+    upload(page, TOWER)
+    server.latency = 0.5
+    page.get_by_role("spinbutton", name="number input for Rounds").fill("2")
+    page.get_by_role("spinbutton", name="number input for Rounds").press("Enter")
+    page.get_by_role("button", name="📞 Play telephone").click()
+
+    verdict = page.get_by_text(re.compile(r"^(Captioning the|Round \d)"))
+    expect(verdict).to_have_text("Captioning the starting image…", timeout=RESULT_TIMEOUT)
+    start = page.get_by_role("button", name="Thumbnail 1 of 1")
+    box = start.bounding_box()
+    assert box is not None and box["width"] < 220, box
+    expect(verdict).to_have_text("Round 1 of 2: painting the caption…", timeout=RESULT_TIMEOUT)
+    expect(verdict).to_have_text("Round 2 of 2: captioning the painting…", timeout=RESULT_TIMEOUT)
+    expect(page.get_by_text("% alike.")).to_be_visible(timeout=RESULT_TIMEOUT)
+
+
+# 4. imagegen's layout.
+
+
+def test_imagegen_shows_its_results_whole_and_its_history_once_there_is_one(page: Page):
+    open_app(page, "imagegen", "Image generation")
+    results = page.get_by_test_id("block-label").filter(has_text="Results")
+    examples = page.get_by_text("Examples", exact=True)
+    expect(page.get_by_text("History", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="♻️ Reuse these settings")).to_have_count(0)
+    assert examples.bounding_box()["y"] < results.bounding_box()["y"]
+
+    page.get_by_label("Your prompt").fill("a watercolour of a lighthouse")
+    page.get_by_role("spinbutton", name="number input for Number of images").fill("2")
+    page.get_by_role("spinbutton", name="number input for Number of images").press("Enter")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    gallery = results.locator("xpath=..")
+    captions = gallery.get_by_text(re.compile(r"^Seed \d+$"))
+    expect(captions).to_have_count(2, timeout=RESULT_TIMEOUT)
+    # Nothing of the images is scrolled out of the gallery: each is whole, its caption at its foot.
+    hidden = gallery.evaluate("g => [...g.querySelectorAll('*')].map(e => e.scrollHeight - e.clientHeight)")
+    assert max(hidden) <= 0, hidden
+    for caption in captions.all():
+        expect(caption).to_be_visible()
+    expect(page.get_by_text("History", exact=True)).to_have_count(1)
+    reuse = page.get_by_role("button", name="♻️ Reuse these settings")
+    expect(reuse).to_be_visible()
+    assert reuse.bounding_box()["width"] < VIEWPORT["width"] / 2
+    screenshot(page, "imagegen")
+
+
+def test_on_a_phone_the_imagegen_prompt_has_a_line_of_its_own(phone: Page):
+    open_app(phone, "imagegen", "Image generation")
+
+    prompt = phone.get_by_label("Your prompt").bounding_box()
+    assert prompt is not None and prompt["width"] > PHONE["width"] * 0.7, prompt
+    screenshot(phone, "imagegen-phone")
+
+
+# 12. The serve-all index.
+
+
+def test_the_index_names_each_app_by_its_title_in_chinese(chinese: Page):
+    chinese.goto("/")
+
+    for name, title in (
+        ("summarize", "文本摘要"),
+        ("ner", "命名实体识别"),
+        ("caption", "图像描述"),
+        ("imagegen", "图像生成"),
+        ("game", "看图说话，照话作画 🖍️"),
+        ("chatbot", "聊天机器人"),
+    ):
+        expect(chinese.get_by_role("link", name=title, exact=True)).to_have_attribute("href", f"/{name}/")
+    expect(chinese.get_by_text("模型在推理服务上运行。")).to_have_count(6)
+    expect(chinese.locator("link[rel=icon]")).to_have_attribute("href", re.compile(r"^data:image/svg\+xml,"))
+
+
+def test_the_index_is_a_page_of_cards_that_fits_a_phone(phone: Page):
+    phone.goto("/")
+
+    link = phone.get_by_role("link", name="Text summarization", exact=True)
+    assert contrast(link)["ratio"] >= AA_CONTRAST
+    card = link.locator("xpath=..")
+    assert card.evaluate("card => getComputedStyle(card).borderTopStyle") == "solid"
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width == PHONE["width"], width
+    screenshot(phone, "index-phone")

@@ -166,14 +166,14 @@ def test_the_index_says_per_app_whether_its_model_is_ready_or_downloads_on_first
     chinese = index.get("/", headers={"Accept-Language": "zh-CN"}).text
 
     assert index_rows(english) == {
-        "summarize": "in-process: downloads on first use (1.2 GB)",
-        "ner": "in-process: ready",
-        "caption": "in-process: ready",
-        "imagegen": "in-process: downloads on first use (5.5 GB)",
-        "game": "in-process: downloads on first use (5.5 GB)",
-        "chatbot": "in-process: ready",
+        "summarize": "Its models run on this server: downloaded on first use (1.2 GB).",
+        "ner": "Its models run on this server: ready.",
+        "caption": "Its models run on this server: ready.",
+        "imagegen": "Its models run on this server: downloaded on first use (5.5 GB).",
+        "game": "Its models run on this server: downloaded on first use (5.5 GB).",
+        "chatbot": "Its models run on this server: ready.",
     }
-    assert index_rows(chinese)["summarize"] == "本机运行：首次使用时下载（1.2 GB）"
+    assert index_rows(chinese)["summarize"] == "模型在本服务器上运行：首次使用时下载（1.2 GB）。"
 
 
 @pytest.mark.usefixtures("hub_unreachable")
@@ -183,10 +183,12 @@ def test_without_the_hub_the_index_says_which_models_cannot_be_had(tiny_models: 
 
     rows = index_rows(index.get("/", headers={"Accept-Language": "en"}).text)
 
-    assert rows["ner"] == "in-process: ready"
-    assert rows["summarize"] == "in-process: not downloaded, and the Hub cannot be reached"
+    assert rows["ner"] == "Its models run on this server: ready."
+    assert (
+        rows["summarize"] == "Its models run on this server: not downloaded, and the Hub cannot be reached."
+    )
 
 
 def index_rows(page: str) -> dict[str, str]:
     """Each app's status line on the index page, by app."""
-    return dict(re.findall(r'href="/(\w+)/".*?<small>\((.*?)\)</small>', page))
+    return dict(re.findall(r'href="/(\w+)/".*?<p class=\'where\'>(.*?)</p>', page))

@@ -24,8 +24,8 @@ def test_the_index_lists_every_app_in_the_visitors_language(index: TestClient):
 
     for name in ("summarize", "ner", "caption", "imagegen", "game", "chatbot"):
         assert f'href="/{name}/"' in english and f'href="/{name}/"' in chinese
-    assert "Six generative-AI apps" in english and "(remote)" in english
-    assert "六个生成式 AI 应用" in chinese and "(远程)" in chinese
+    assert "Six generative-AI apps" in english and "Its models run on an inference service." in english
+    assert "六个生成式 AI 应用" in chinese and "模型在推理服务上运行。" in chinese
 
 
 def test_each_app_is_served_under_its_own_path(index: TestClient):

@@ -24,14 +24,24 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 image = gr.Image(label=ui("caption_image"), type="filepath")
                 caption_button = gr.Button(ui("caption_button"), variant="primary")
             caption = gr.Textbox(label=ui("caption_output"))
-        gr.Examples(EXAMPLES, inputs=image, label=ui("examples"))
-
         gr.on(
             [caption_button.click, image.upload],
             fn=task.caption,
             inputs=image,
             outputs=caption,
             api_name="caption",
+            **RAW_UPLOAD,
+        )
+        # Picking one captions it, as an upload does (after the event above, which is /caption).
+        gr.Examples(
+            EXAMPLES,
+            inputs=image,
+            outputs=caption,
+            fn=task.caption,
+            run_on_click=True,
+            cache_examples=False,
+            api_visibility="private",
+            label=ui("examples"),
             **RAW_UPLOAD,
         )
     return ready_to_serve(demo, settings, "caption")

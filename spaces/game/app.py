@@ -7,7 +7,17 @@ from common.examples import image_examples
 from common.i18n import ui
 from common.settings import Settings, load_settings
 from common.tasks.game import ROUNDS, DescribeAndDrawTask
-from common.ui import DELETE_CACHE, RAW_UPLOAD, launch, model_line, ready_to_serve, sign_in_button, slider
+from common.ui import (
+    DELETE_CACHE,
+    FIT_CONTENT,
+    RAW_UPLOAD,
+    clear_errors_on,
+    launch,
+    model_line,
+    ready_to_serve,
+    sign_in_button,
+    slider,
+)
 
 EXAMPLES = image_examples(__file__)
 
@@ -37,11 +47,25 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         with gr.Row():
             rounds = slider(ui("game_rounds"), ROUNDS, info=ui("game_rounds_info"))
             play_button = gr.Button(ui("game_play"), variant="primary")
-        timeline = gr.Gallery(label=ui("game_timeline"), columns=int(ROUNDS.maximum) + 1, height="auto")
+        timeline = gr.Gallery(
+            label=ui("game_timeline"),
+            columns=int(ROUNDS.maximum) + 1,
+            height=FIT_CONTENT,
+            object_fit="contain",
+            # One picture at first: a thumbnail among those to come, not blown up to the gallery's width.
+            fit_columns=False,
+        )
         verdict = gr.Markdown(label=ui("game_verdict"), padding=True)
         # Only scripts read the score as a number; the page shows it in the verdict.
         similarity = gr.Number(label=ui("game_similarity"), precision=1, visible=False)
 
+        clear_errors_on(
+            [
+                image_upload.change,
+                *(button.click for button in (caption_button, image_button, all_button, play_button)),
+            ],
+            [caption, image_output, timeline, verdict],
+        )
         caption_button.click(
             task.caption, inputs=image_upload, outputs=caption, api_name="caption", **RAW_UPLOAD
         )

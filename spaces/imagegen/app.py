@@ -7,7 +7,16 @@ from common.i18n import ui
 from common.image_history import pick, reuse, show_history
 from common.settings import Settings, load_settings
 from common.tasks.imagegen import GUIDANCE, MAX_SEED, NUM_IMAGES, SIZE, STEPS, ImageGenTask
-from common.ui import DELETE_CACHE, api_endpoint, launch, model_line, ready_to_serve, sign_in_button, slider
+from common.ui import (
+    DELETE_CACHE,
+    FIT_CONTENT,
+    api_endpoint,
+    launch,
+    model_line,
+    ready_to_serve,
+    sign_in_button,
+    slider,
+)
 
 EXAMPLES = text_examples(__file__)
 
@@ -26,9 +35,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 info=ui("imagegen_prompt_info"),
                 placeholder=ui("imagegen_prompt_placeholder"),
                 scale=3,
+                # A phone's width: the prompt takes a line of its own rather than half of one.
+                min_width=320,
             )
             num_images = slider(ui("imagegen_num_images"), NUM_IMAGES)
             generate = gr.Button(ui("imagegen_generate"), variant="primary", scale=1, min_width=50)
+        gr.Examples(EXAMPLES, inputs=prompt, label=ui("examples"))
         with gr.Accordion(ui("imagegen_advanced"), open=False) as advanced:
             negative_prompt = gr.Textbox(
                 label=ui("imagegen_negative_prompt"), placeholder=ui("imagegen_negative_placeholder")
@@ -56,7 +68,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             columns=2,
             fit_columns=False,
             object_fit="contain",
-            height="auto",
+            height=FIT_CONTENT,
         )
         with gr.Row():
             used_seed = gr.Textbox(
@@ -67,16 +79,20 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 scale=4,
             )
             reuse_seed = gr.Button(ui("imagegen_reuse_seed"), size="sm", scale=1, interactive=False)
-        gr.Examples(EXAMPLES, inputs=prompt, label=ui("examples"))
-        gr.Markdown(ui("imagegen_history_hint"))
-        history_gallery = gr.Gallery(
-            label=ui("imagegen_history"),
-            columns=6,
-            fit_columns=False,
-            object_fit="contain",
-            height="auto",
-        )
-        reuse_settings = gr.Button(ui("imagegen_reuse_settings"), interactive=False)
+        # Shown once there is something to show.
+        with gr.Column(visible=False) as history_area:
+            history_gallery = gr.Gallery(
+                label=ui("imagegen_history"),
+                columns=6,
+                fit_columns=False,
+                object_fit="contain",
+                height=FIT_CONTENT,
+            )
+            gr.Markdown(ui("imagegen_history_hint"))
+            with gr.Row():
+                reuse_settings = gr.Button(
+                    ui("imagegen_reuse_settings"), interactive=False, scale=0, min_width=240
+                )
         # Only scripts read these: the image and seed of `/generate`, the seeds of `/generate_images`.
         image = gr.Image(label=ui("imagegen_result"), format="png", visible=False)
         image_seed = gr.Number(label=ui("imagegen_seed_used"), precision=0, visible=False)
@@ -112,6 +128,13 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             outputs=history_gallery,
             api_name="history",
             api_visibility="undocumented",
+        )
+        history.change(
+            lambda results: gr.Column(visible=bool(results)),
+            inputs=history,
+            outputs=history_area,
+            api_visibility="private",
+            queue=False,
         )
         history_gallery.select(
             pick, inputs=history, outputs=[picked, reuse_settings], api_visibility="private", queue=False

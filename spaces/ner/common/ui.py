@@ -79,6 +79,9 @@ THEME = gr.themes.Default().set(
     button_primary_border_color="*primary_700",
     button_primary_border_color_dark="*primary_700",
 )
+# A gallery as tall as its images: Gradio's `height="auto"` caps it at a fixed height and crops the
+# rest, captions included.
+FIT_CONTENT = "fit-content"
 # Class names the page's style and script below look for.
 CHAT_MESSAGE_BOX = "chat-message-box"
 CHAT_CONVERSATIONS = "chat-conversations"
@@ -95,14 +98,24 @@ TOAST_TITLES = {
     for language, texts in catalog().items()
 }
 TOAST_TITLES["zh"] = TOAST_TITLES[CHINESE]
+# Gradio shows example images with no text: each is named by its file (`example_<file name>`).
+EXAMPLE_NAMES = {
+    language: {
+        key.removeprefix("example_"): name for key, name in texts.items() if key.startswith("example_")
+    }
+    for language, texts in catalog().items()
+}
+EXAMPLE_NAMES["zh"] = EXAMPLE_NAMES[CHINESE]
 # What Gradio leaves to the keyboard and the eye: a chat's send button stays disabled while the
 # message box is empty (Gradio enables it whenever the box is enabled, so the button is watched
 # rather than set once); in the box that edits a sent message Enter sends (Shift+Enter is a new
-# line), as in the message box; toasts are titled in the browser's language.
+# line), as in the message box; toasts are titled, and example images named, in the browser's
+# language.
 PAGE_SCRIPT = f"""() => {{
-  const titles = {json.dumps(TOAST_TITLES, ensure_ascii=False)};
   const language = navigator.language;
-  const toastTitles = titles[language] || titles[language.split("-")[0]] || titles.en;
+  const inLanguage = (texts) => texts[language] || texts[language.split("-")[0]] || texts.en;
+  const toastTitles = inLanguage({json.dumps(TOAST_TITLES, ensure_ascii=False)});
+  const exampleNames = inLanguage({json.dumps(EXAMPLE_NAMES, ensure_ascii=False)});
   const sync = () => {{
     for (const send of document.querySelectorAll(".{CHAT_MESSAGE_BOX} button.submit-button")) {{
       const box = send.closest(".{CHAT_MESSAGE_BOX}").querySelector("textarea");
@@ -114,9 +127,13 @@ PAGE_SCRIPT = f"""() => {{
       const kind = shown && shown.nodeType === Node.TEXT_NODE ? shown.data.trim() : "";
       if (toastTitles[kind]) shown.data = `${{toastTitles[kind]}} `;
     }}
+    for (const image of document.querySelectorAll("button img:not([alt]), button img[alt='']")) {{
+      const name = exampleNames[image.src.split("/").pop()];
+      if (name) image.alt = name;
+    }}
   }};
   new MutationObserver(sync).observe(document.body, {{
-    subtree: true, childList: true, attributes: true, attributeFilter: ["disabled"],
+    subtree: true, childList: true, attributes: true, attributeFilter: ["disabled", "src"],
   }});
   document.addEventListener("input", sync, true);
   document.addEventListener("keydown", (event) => {{
@@ -227,6 +244,20 @@ def chat_concurrency(settings: Settings) -> int:
             ENDPOINT_CHAT_CONCURRENCY,
         )
     return slots or ENDPOINT_CHAT_CONCURRENCY
+
+
+def clear_errors_on(triggers: Sequence[Any], outputs: Sequence[gr.components.Component]) -> None:
+    """Gradio shows an output's "Error" until an event writes to it again, so the pill of a failed
+    attempt outlives the next one that succeeds elsewhere on the page. Any of `triggers` now writes
+    nothing to `outputs` (their values stay), which clears their pills."""
+    gr.on(
+        list(triggers),
+        lambda: tuple(gr.skip() for _ in outputs),
+        outputs=list(outputs),
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
 
 
 def keep_chat_compact(chat: gr.ChatInterface) -> None:

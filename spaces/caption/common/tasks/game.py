@@ -107,16 +107,19 @@ class DescribeAndDrawTask:
         """
         count = check_int(rounds, name="rounds", allowed=ROUNDS)
         start = (await read_upload(image)).path
-        yield [(start, None)], None, ""
+        # Until the verdict, its place says which step is running.
+        yield [(start, None)], None, text("game_step_first_caption")
         caption = first = await self.caption(start, oauth_token)
         timeline: Timeline = [(start, caption)]
-        yield timeline, None, ""
-        for _ in range(count):
+        yield timeline, None, text("game_step_painting", round=1, rounds=count)
+        for number in range(1, count + 1):
             painting = await asyncio.to_thread(save_png, await self.generate(caption, progress, oauth_token))
-            yield [*timeline, (painting, None)], None, ""
+            step = text("game_step_captioning", round=number, rounds=count)
+            yield [*timeline, (painting, None)], None, step
             caption = await self.caption(painting, oauth_token)
             timeline = [*timeline, (painting, caption)]
-            yield timeline, None, ""
+            step = text("game_step_painting", round=number + 1, rounds=count) if number < count else ""
+            yield timeline, None, step
         similarity = text_similarity(first, caption)
         yield timeline, similarity, verdict(similarity)
 
