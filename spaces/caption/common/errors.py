@@ -10,15 +10,15 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import gradio as gr
-from gradio.context import LocalContext
+from gradio.utils import get_space
 
 from common.i18n import DEFAULT_LANGUAGE, catalog, text
+from common.request_context import current_request
 
 logger = logging.getLogger("common")
 
@@ -214,7 +214,7 @@ def backend_error(error: InferenceError) -> gr.Error:
     if from_this_machine():
         return _shown(error.describe())
     message = error.describe(for_operator=False)
-    if error.sign_in_helps and os.environ.get("SPACE_ID"):
+    if error.sign_in_helps and get_space() is not None:
         message = f"{message} {text('visitor_sign_in')}"
     return _shown(message)
 
@@ -229,9 +229,9 @@ def from_this_machine() -> bool:
     through no proxy. A share link's requests reach the app from its tunnel on this machine, but
     name the share host and carry forwarding headers, so they are visitors'. Code that calls a task
     outside any request (a test, a script in this process) is the operator's too."""
-    if os.environ.get("SPACE_ID"):
+    if get_space() is not None:
         return False
-    request = LocalContext.request.get(None)
+    request = current_request()
     if request is None:
         return True
     headers = request.headers

@@ -12,19 +12,17 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
 from gradio.blocks import BlockFunction
 from gradio.components import Checkbox, Dropdown, File, Image, Number, Slider, Textbox
 from gradio.components.api_component import Api
-from gradio.context import LocalContext
 
 from common.components import check_held_file
 from common.errors import user_error
 from common.i18n import text
+from common.request_context import serving
 from common.validation import Range, check_float
 
 # Components whose values are plain JSON, checked against their schema.
@@ -62,11 +60,11 @@ def refuse_malformed_calls(demo: gr.Blocks) -> None:
         block_fn = call["block_fn"]
         if isinstance(block_fn, int):
             block_fn = demo.fns[block_fn]
-        # A generator's later steps carry no values; batches are checked by the function itself.
-        if call.get("iterator") is None and not block_fn.batch:
-            with _serving(call.get("request")):
+        with serving(call.get("request")):
+            # A generator's later steps carry no values; batches are checked by the function itself.
+            if call.get("iterator") is None and not block_fn.batch:
                 call["inputs"] = checked_call(block_fn, call["inputs"], parameters_of(block_fn))
-        return await process(**call)
+            return await process(**call)
 
     demo.process_api = process_api  # type: ignore[method-assign]
 
@@ -176,14 +174,3 @@ def _is_kind(value: Any, kind: str) -> bool:
         return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     expected = {"string": str, "number": (int, float), "array": list, "object": dict}.get(kind)
     return expected is None or isinstance(value, expected)
-
-
-@contextmanager
-def _serving(request: Any) -> Iterator[None]:
-    """Make `request` the one messages are written for while the call is checked, as Gradio does
-    while an event runs."""
-    token = LocalContext.request.set(request if hasattr(request, "headers") else None)
-    try:
-        yield
-    finally:
-        LocalContext.request.reset(token)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.context import LocalContext
 from gradio.i18n import I18nData
+
+from common.request_context import current_request
 
 DEFAULT_LANGUAGE = "en"
 CHINESE = "zh-CN"
@@ -52,10 +53,10 @@ def ui(key: str) -> I18nData:
 def request_language() -> str:
     """The language of the request being handled: Chinese when the browser prefers it, else English.
 
-    Gradio keeps the current request in a context variable while an event runs (its own chat and
-    caching code read it there), so messages need no extra parameter on every function.
+    The request is the one `common.request_context` holds while an event runs, so messages need no
+    extra parameter on every function.
     """
-    request = LocalContext.request.get(None)
+    request = current_request()
     header = request.headers.get("accept-language", "") if request is not None else ""
     return preferred_language(header)
 
