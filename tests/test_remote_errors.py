@@ -13,12 +13,13 @@ from typing import Any
 import gradio as gr
 import httpx2
 import pytest
+from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import hf_raise_for_status
 
 from common.backends import remote
 from common.backends.remote import RemoteBackend, translate_error
-from common.errors import InputRejectedError, ModelRejectedError
+from common.errors import InputRejectedError, ModelRejectedError, UnsupportedModelError
 from common.settings import TaskSettings
 from common.tasks.ner import NerTask
 from testing.apps import settings_from
@@ -169,6 +170,22 @@ def test_the_visitors_error_keeps_the_librarys_as_its_cause():
     with pytest.raises(ModelRejectedError) as caught:
         asyncio.run(RemoteBackend(CHAT_ENDPOINT, TOKEN).call(refused))
     assert caught.value.__cause__ is error
+
+
+def test_a_value_error_of_this_code_stays_a_bug_and_the_librarys_names_the_model():
+    async def buggy(_client: object) -> None:
+        raise ValueError("a bug in the request code")
+
+    async def unmapped(client: Any) -> None:
+        await client.chat_completion([{"role": "user", "content": "Hi"}], model="nobody/no-such-chat-model")
+
+    with pytest.raises(ValueError, match="a bug in the request code"):
+        asyncio.run(RemoteBackend(CHAT_PROVIDERS, TOKEN).call(buggy))
+    assert remote.raised_by_library(ValueError("made here")) is False
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(unmapped(AsyncInferenceClient(provider="nobody-such-provider", token=TOKEN)))
+    assert remote.raised_by_library(caught.value) is True
+    assert isinstance(translate_error(caught.value, CHAT_PROVIDERS, TOKEN), UnsupportedModelError)
 
 
 def test_a_retry_is_told_through_the_notifier_the_backend_was_given(monkeypatch):

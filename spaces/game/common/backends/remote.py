@@ -222,11 +222,22 @@ def translate_error(error: Exception, config: TaskSettings, token: str | None) -
         return BackendUnreachableError(where, detail, hint=_unreachable_hint(config))
     if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError, UnidentifiedImageError)):
         return MalformedReplyError(where, phrase("detail_not_json"))
+    if isinstance(error, ValueError) and not raised_by_library(error):
+        raise error  # a bug here, not a failure of the library's: Gradio logs its traceback
+    # huggingface_hub raises bare ValueErrors: its replies' parsers and its provider mapping.
     if isinstance(error, ValueError) and str(error).startswith(("Invalid input data", "Invalid data type")):
         return MalformedReplyError(where, phrase("detail_wrong_shape"))
     if isinstance(error, ValueError):
         return UnsupportedModelError(where, _short(str(error)), hint=_model_hint(config))
     return BackendFailureError(where, type(error).__name__)
+
+
+def raised_by_library(error: BaseException) -> bool:
+    """Whether huggingface_hub raised `error` itself: its innermost frame is in the library."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_globals.get("__name__", "").startswith("huggingface_hub")
 
 
 def _from_status(error: HfHubHTTPError, config: TaskSettings, token: str | None) -> InferenceError:
