@@ -116,6 +116,21 @@ def test_without_the_hub_a_model_not_downloaded_is_named_with_the_ways_to_run():
     )
 
 
+@pytest.mark.usefixtures("hub_unreachable")
+def test_without_the_hub_imagegen_names_the_missing_download_not_the_model_id():
+    settings = settings_from({"INFERENCE_BACKEND": "local"})
+    with running_app("imagegen", settings) as client, pytest.raises(AppError) as caught:
+        client.predict("a lighthouse", api_name="/generate")
+
+    hub = huggingface_hub.constants.ENDPOINT
+    assert str(caught.value) == (
+        "The local model stable-diffusion-v1-5/stable-diffusion-v1-5 cannot run: it is not downloaded, and "
+        f"the Hugging Face Hub ({hub}) cannot be reached from this machine. To run it offline, download "
+        "it where there is internet, then set HF_HUB_OFFLINE=1 and point IMAGEGEN_MODEL at its directory; "
+        "or run the task remotely with HF_TOKEN or an HF_API_TTI_BASE URL."
+    )
+
+
 @pytest.mark.usefixtures("hub_offline")
 def test_offline_mode_names_what_is_missing_and_how_to_run():
     message = summary_error({"SUMMARY_MODEL": "sshleifer/distilbart-cnn-12-6"})
