@@ -459,7 +459,7 @@ def test_imagegen_shows_its_results_whole_and_its_history_once_there_is_one(page
     reuse = page.get_by_role("button", name="♻️ Reuse these settings")
     expect(reuse).to_be_visible()
     assert reuse.bounding_box()["width"] < VIEWPORT["width"] / 2
-    screenshot(page, "imagegen")
+    screenshot(page, "imagegen_results")
 
 
 def test_on_a_phone_the_imagegen_prompt_has_a_line_of_its_own(phone: Page):
