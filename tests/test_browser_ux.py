@@ -404,7 +404,7 @@ def test_a_picked_caption_example_is_named_captioned_and_clears_an_error(
 def test_caption_examples_are_named_in_chinese(chinese: Page):
     open_app(chinese, "caption", "图像描述")
 
-    for name in ("猎豹", "狮子", "埃菲尔铁塔"):
+    for name in ("猎豹", "狮子", "埃菲尔铁塔", "上传文件", "用摄像头拍摄", "从剪贴板粘贴"):
         expect(chinese.get_by_role("button", name=name)).to_be_visible()
 
 
