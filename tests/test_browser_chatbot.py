@@ -16,9 +16,9 @@ import pytest
 from huggingface_hub.inference._providers import CONVERSATIONAL_AUTO_ROUTER
 
 from common.chat_models import PROVIDER_CHAT_MODELS
-from common.i18n import i18n
 from common.settings import DEFAULT_MODELS
 from common.tasks.chat import DEFAULT_SYSTEM_MESSAGE
+from common.ui import served_options
 from scripts.serve import load_app
 from testing.apps import settings_from
 from testing.browser import (
@@ -53,7 +53,8 @@ def apps_url(inference_server: InferenceTestServer) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(CONVERSATIONAL_AUTO_ROUTER, "base_url", inference_server.endpoint("chat"))
         demo = load_app("chatbot").build_demo(settings_from({**environ, "HF_TOKEN": TOKEN}))
-        demo.launch(prevent_thread_lock=True, quiet=True, i18n=i18n())
+        # Served as the apps are, with their theme and page script.
+        demo.launch(prevent_thread_lock=True, quiet=True, **served_options(mcp_server=False))
         try:
             yield demo.local_url.rstrip("/")
         finally:

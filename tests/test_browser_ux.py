@@ -400,7 +400,7 @@ def test_a_picked_caption_example_is_named_captioned_and_clears_an_error(
 def test_caption_examples_are_named_in_chinese(chinese: Page):
     open_app(chinese, "caption", "图像描述")
 
-    for name in ("猎豹", "狮子", "埃菲尔铁塔"):
+    for name in ("猎豹", "狮子", "埃菲尔铁塔", "上传文件", "用摄像头拍摄", "从剪贴板粘贴"):
         expect(chinese.get_by_role("button", name=name)).to_be_visible()
 
 
@@ -420,6 +420,7 @@ def test_telephone_says_which_round_it_plays_and_shows_the_start_as_a_thumbnail(
     verdict = page.get_by_text(re.compile(r"^(Captioning the|Round \d)"))
     expect(verdict).to_have_text("Captioning the starting image…", timeout=RESULT_TIMEOUT)
     start = page.get_by_role("button", name="Thumbnail 1 of 1")
+    expect(start).to_be_visible()
     box = start.bounding_box()
     assert box is not None and box["width"] < 220, box
     expect(verdict).to_have_text("Round 1 of 2: painting the caption…", timeout=RESULT_TIMEOUT)
@@ -455,7 +456,7 @@ def test_imagegen_shows_its_results_whole_and_its_history_once_there_is_one(page
     reuse = page.get_by_role("button", name="♻️ Reuse these settings")
     expect(reuse).to_be_visible()
     assert reuse.bounding_box()["width"] < VIEWPORT["width"] / 2
-    screenshot(page, "imagegen")
+    screenshot(page, "imagegen_results")
 
 
 def test_on_a_phone_the_imagegen_prompt_has_a_line_of_its_own(phone: Page):

@@ -106,16 +106,28 @@ EXAMPLE_NAMES = {
     for language, texts in catalog().items()
 }
 EXAMPLE_NAMES["zh"] = EXAMPLE_NAMES[CHINESE]
+# Buttons of Gradio's image input whose names Gradio writes in English only, by their catalog keys.
+GRADIO_BUTTONS = {
+    "Upload file": "button_upload_file",
+    "Capture from camera": "button_camera",
+    "Paste from clipboard": "button_paste",
+}
+BUTTON_NAMES = {
+    language: {english: texts[key] for english, key in GRADIO_BUTTONS.items()}
+    for language, texts in catalog().items()
+}
+BUTTON_NAMES["zh"] = BUTTON_NAMES[CHINESE]
 # What Gradio leaves to the keyboard and the eye: a chat's send button stays disabled while the
 # message box is empty (Gradio enables it whenever the box is enabled, so the button is watched
 # rather than set once); in the box that edits a sent message Enter sends (Shift+Enter is a new
-# line), as in the message box; toasts are titled, and example images named, in the browser's
-# language.
+# line), as in the message box; toasts are titled, example images and the image input's buttons
+# named, in the browser's language.
 PAGE_SCRIPT = f"""() => {{
   const language = navigator.language;
   const inLanguage = (texts) => texts[language] || texts[language.split("-")[0]] || texts.en;
   const toastTitles = inLanguage({json.dumps(TOAST_TITLES, ensure_ascii=False)});
   const exampleNames = inLanguage({json.dumps(EXAMPLE_NAMES, ensure_ascii=False)});
+  const buttonNames = inLanguage({json.dumps(BUTTON_NAMES, ensure_ascii=False)});
   const sync = () => {{
     for (const send of document.querySelectorAll(".{CHAT_MESSAGE_BOX} button.submit-button")) {{
       const box = send.closest(".{CHAT_MESSAGE_BOX}").querySelector("textarea");
@@ -130,6 +142,10 @@ PAGE_SCRIPT = f"""() => {{
     for (const image of document.querySelectorAll("button img:not([alt]), button img[alt='']")) {{
       const name = exampleNames[image.src.split("/").pop()];
       if (name) image.alt = name;
+    }}
+    for (const button of document.querySelectorAll("button[aria-label]")) {{
+      const name = buttonNames[button.getAttribute("aria-label")];
+      if (name && name !== button.getAttribute("aria-label")) button.setAttribute("aria-label", name);
     }}
   }};
   new MutationObserver(sync).observe(document.body, {{
