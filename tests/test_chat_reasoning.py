@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from gradio_client import Client
 
+from common.reasoning import ReplyDelta
+from common.tasks.chat import ShownReply
 from testing.apps import running_app, settings_from
 from testing.inference_server import (
     InferenceTestServer,
@@ -168,6 +170,24 @@ def test_the_thinking_title_speaks_chinese_to_a_chinese_caller(chatbot, reasonin
     reply = chinese.predict("你好", SYSTEM, 0.7, 256, api_name="/chat")
 
     assert reply[0]["metadata"]["title"] == "💭 思考过程"
+
+
+def test_blank_lines_a_server_sends_after_the_reasoning_do_not_start_the_answer():
+    reply = ShownReply()
+    for delta in (ReplyDelta("Hmm.", reasoning=True), ReplyDelta("\n\n"), ReplyDelta("Hi!")):
+        reply.add(delta)
+        if delta.text == "\n\n":
+            assert [message["metadata"]["status"] for message in reply.output()] == ["pending"]
+
+    assert [message["content"] for message in reply.output()] == ["Hmm.", "Hi!"]
+
+
+def test_an_empty_thought_leaves_the_reply_text():
+    reply = ShownReply()
+    for delta in (ReplyDelta("\n\n", reasoning=True), ReplyDelta("Hi!")):
+        reply.add(delta)
+
+    assert reply.output() == "Hi!"
 
 
 # On the local backend: a tiny model whose chat template opens the <think> block

@@ -63,7 +63,7 @@ class ShownReply:
             self.reasoning += delta.text
             return
         self.answer += delta.text
-        if self.reasoning.strip() and self.answer:
+        if self.reasoning.strip() and self.answer.strip():
             self.finish_thinking()
 
     def finish_thinking(self) -> None:
@@ -81,8 +81,10 @@ class ShownReply:
             if self._thought_for is not None:
                 metadata.update(status="done", duration=self._thought_for)
             messages.append({"role": "assistant", "content": thought, "metadata": metadata})
-        if self.answer:
-            messages.append({"role": "assistant", "content": self.answer})
+        # Beside a thought, the blank lines a server sends between reasoning and answer are no answer.
+        answer = self.answer.lstrip() if thought else self.answer
+        if answer:
+            messages.append({"role": "assistant", "content": answer})
         return messages if note is None else [*messages, note]
 
 
