@@ -69,6 +69,11 @@ ServerKind = Literal["tgi", "vllm", "llama.cpp", "llama.cpp-models", "ollama"]
 endpoint URL: TGI's `GET /info`, vLLM's `GET /v1/models`, llama.cpp's `GET /props` and `GET /v1/models`
 (the "llama.cpp-models" variant only the latter, as a proxy in front of llama.cpp may), Ollama's
 `POST /api/show`. Every other such path answers 404, as every path does when no kind is set."""
+ReasoningShape = Literal["reasoning", "reasoning_content", "think"]
+"""How the server streams the reasoning it writes before a chat reply: a `reasoning` field of the
+delta (huggingface_hub's name, the HF router's), a `reasoning_content` field (vLLM's, DeepSeek's API),
+or a `<think>...</think>` block at the start of the content (Qwen3 and DeepSeek-R1 on TGI or
+llama.cpp), its tags cut across chunks as a tokenizer cuts them."""
 
 TASKS: tuple[Task, ...] = get_args(Task)
 FAULTS: tuple[Fault, ...] = get_args(Fault)
@@ -317,6 +322,40 @@ def chat_tokens(reply: str) -> list[str]:
     return [token for token in re.split(r"(?= )", reply) if token]
 
 
+def chat_reasoning_for(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The reasoning streamed before `chat_reply_for(messages)` when the server reasons."""
+    return f"The user wrote {len(messages)} messages; I will repeat the last one."
+
+
+def chat_deltas(
+    messages: Sequence[Mapping[str, Any]], reasoning: ReasoningShape | None
+) -> list[dict[str, str]]:
+    """The deltas of a streamed reply, one token each, reasoning first in the given shape.
+
+    In the "think" shape each tag is cut in two, between chunks, as tokenizers that have no token for
+    it cut it: `"<th"`, `"ink>\\nThe"`.
+    """
+    reply = chat_reply_for(messages)
+    if reasoning is None:
+        return [{"content": token} for token in chat_tokens(reply)]
+    thought = chat_reasoning_for(messages)
+    if reasoning == "think":
+        tokens = chat_tokens(f"<think>\n{thought}\n</think>\n\n{reply}")
+        return [{"content": piece} for token in tokens for piece in _cut_tags(token)]
+    return [{reasoning: token} for token in chat_tokens(thought)] + [
+        {"content": token} for token in chat_tokens(reply)
+    ]
+
+
+def _cut_tags(token: str) -> list[str]:
+    for tag in ("<think>", "</think>"):
+        at = token.find(tag)
+        if at >= 0:
+            middle = at + len(tag) // 2
+            return [token[:middle], token[middle:]]
+    return [token]
+
+
 def unused_port() -> int:
     """A port on 127.0.0.1 that nothing listens on, for connection-refused tests."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -335,6 +374,7 @@ RESETTABLE = (
     "server_kind",
     "context_window",
     "slots",
+    "reasoning",
 )
 
 
@@ -347,7 +387,8 @@ class InferenceTestServer:
     `NER_REPLIES`; None picks pieces or grouped from the request's `aggregation_strategy`), `gazetteer`
     (names the NER task recognises) and `required_token` (when set, other Authorization headers get 401).
     `server_kind` (a `ServerKind`, or None) says which chat server it describes itself as, with the
-    `context_window` and `slots` it then reports.
+    `context_window` and `slots` it then reports. `reasoning` (a `ReasoningShape`, or None) makes chat
+    replies reason first, in that shape; the reasoning's tokens count against `max_tokens` too.
     """
 
     def __init__(
@@ -363,6 +404,7 @@ class InferenceTestServer:
         server_kind: ServerKind | None = None,
         context_window: int = 2048,
         slots: int = 1,
+        reasoning: ReasoningShape | None = None,
     ) -> None:
         self.required_token = required_token
         self.latency = latency
@@ -370,6 +412,7 @@ class InferenceTestServer:
         self.hang_seconds = hang_seconds
         self.estimated_time = estimated_time
         self.ner_shape = ner_shape
+        self.reasoning = reasoning
         self.gazetteer = dict(gazetteer)
         self.server_kind = server_kind
         self.context_window = context_window
@@ -725,7 +768,7 @@ class InferenceTestServer:
         messages = payload.get("messages") if isinstance(payload, dict) else None
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise _BadRequest("body must be a JSON object with a non-empty list of messages")
-        tokens = chat_tokens(chat_reply_for(messages))
+        tokens = chat_deltas(messages, self.reasoning)
         max_tokens = payload.get("max_tokens")
         if max_tokens is not None and not _is_positive_int(max_tokens):
             raise _BadRequest("max_tokens must be a positive integer")
@@ -747,14 +790,17 @@ class InferenceTestServer:
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
             chunks = self._chat_chunks(header, tokens, finish_reason, usage, include_usage, fault)
             return StreamingResponse(chunks, media_type="text/event-stream")
-        message = {"role": "assistant", "content": "".join(tokens)}
+        message = {"role": "assistant"}
+        for field in sorted({field for delta in tokens for field in delta}):
+            message[field] = "".join(delta.get(field, "") for delta in tokens)
+        message.setdefault("content", "")
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         return JSONResponse({**header, "object": "chat.completion", "choices": [choice], "usage": usage})
 
     async def _chat_chunks(
         self,
         header: dict[str, Any],
-        tokens: list[str],
+        tokens: list[dict[str, str]],
         finish_reason: str,
         usage: dict[str, int],
         include_usage: bool,
@@ -778,7 +824,7 @@ class InferenceTestServer:
                     raise _StreamAborted(fault)
                 if position and not await self._pause(self.token_delay):
                     raise _StreamAborted("server stopping")
-                delta = {"role": "assistant", "content": token}
+                delta = {"role": "assistant", **token}
                 yield _sse({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
             final = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
             yield _sse({**final, "usage": usage} if include_usage else final)

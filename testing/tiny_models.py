@@ -1,4 +1,5 @@
-"""Tiny random-weight stand-ins for the five Hub checkpoints the apps load in-process.
+"""Tiny random-weight stand-ins for the five Hub checkpoints the apps load in-process, and a chat
+model that reasons before it answers.
 
 The Hub is unreachable from tests, so each model is built from a config of the real architecture but with a
 few thousand to ~100k parameters, paired with a tokenizer trained here on a short English corpus, and written
@@ -12,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,6 +83,11 @@ CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
+# A template that opens the reasoning block itself, as DeepSeek-R1's and Qwen3's thinking models' do.
+THINKING_CHAT_TEMPLATE = CHAT_TEMPLATE.replace("assistant\\n' }}", "assistant\\n<think>\\n' }}")
+# What the thinking model writes, whatever it is asked: its reasoning, the closing tag, its answer.
+THINKING_REASONING = "The user is polite."
+THINKING_ANSWER = "Hello! What can I do for you?"
 SEED = 0
 
 TokenizerT = TypeVar("TokenizerT", bound=PreTrainedTokenizerFast)
@@ -95,16 +102,21 @@ class TinyModels:
     caption: Path
     imagegen: Path
     chat: Path
+    chat_thinking: Path
+    """A chat model whose template opens a `<think>` block: it writes THINKING_REASONING, closes the
+    block and answers THINKING_ANSWER."""
 
 
 def build_tiny_models(root: Path) -> TinyModels:
-    """Write the five tiny models under `root` (created if missing) and return their directories."""
-    tiny = TinyModels(*(root / name for name in ("summarize", "ner", "caption", "imagegen", "chat")))
+    """Write the tiny models under `root` (created if missing) and return their directories."""
+    names = ("summarize", "ner", "caption", "imagegen", "chat", "chat_thinking")
+    tiny = TinyModels(*(root / name for name in names))
     _build_summarize(tiny.summarize)
     _build_ner(tiny.ner)
     _build_caption(tiny.caption)
     _build_imagegen(tiny.imagegen)
     _build_chat(tiny.chat)
+    _build_chat_thinking(tiny.chat_thinking)
     return tiny
 
 
@@ -358,33 +370,90 @@ def sd15_vae(
     )
 
 
-def _build_chat(directory: Path) -> None:
-    """A Llama-architecture causal LM with a ChatML template and special tokens, as Qwen2.5 Instruct uses."""
-    tokenizer = _bpe_tokenizer(
+def _chat_tokenizer(chat_template: str) -> Qwen2Tokenizer:
+    """A ChatML tokenizer and template with special tokens, as Qwen2.5 Instruct uses."""
+    return _bpe_tokenizer(
         Qwen2Tokenizer,
         ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         extra_special_tokens=["<|im_start|>"],
-        chat_template=CHAT_TEMPLATE,
+        chat_template=chat_template,
         model_max_length=2048,
     )
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    config = LlamaConfig(
+
+
+def _chat_config(tokenizer: Qwen2Tokenizer, hidden_size: int, tie_word_embeddings: bool) -> LlamaConfig:
+    return LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=1,
         num_attention_heads=2,
         num_key_value_heads=1,
         max_position_embeddings=2048,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie_word_embeddings,
         bos_token_id=None,
-        eos_token_id=eos,
-        pad_token_id=pad,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def _build_chat(directory: Path) -> None:
+    """A Llama-architecture causal LM with a ChatML template and special tokens, as Qwen2.5 Instruct uses."""
+    tokenizer = _chat_tokenizer(CHAT_TEMPLATE)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    config = _chat_config(tokenizer, hidden_size=16, tie_word_embeddings=True)
     with _seeded():
         model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.7, top_p=0.8, eos_token_id=[eos, pad], pad_token_id=pad
+    )
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+
+
+def _build_chat_thinking(directory: Path) -> None:
+    """A Llama-architecture chat model that reasons, then answers, the same words every time.
+
+    Its template opens `<think>` and its tokenizer has `<think>` and `</think>` as tokens of their own
+    (not special: decoding keeps them), as Qwen3's has. Random weights would never close the block,
+    so the weights are set instead: the layer adds nothing to the residual stream, which leaves the
+    next token a function of the last one (a bigram model). Each token of the reply gets an
+    embedding direction of its own that the output layer maps to the token after it; every other
+    token, the prompt's last among them, shares a direction that maps to the reply's first token.
+    The margin is wide enough that sampling at any offered temperature picks the same token.
+    """
+    tokenizer = _chat_tokenizer(THINKING_CHAT_TEMPLATE)
+    tokenizer.add_tokens(["<think>", "</think>"])
+    close = tokenizer.convert_tokens_to_ids("</think>")
+    reply = [
+        *tokenizer(THINKING_REASONING)["input_ids"],
+        close,
+        *tokenizer(THINKING_ANSWER)["input_ids"],
+        tokenizer.eos_token_id,
+    ]
+    hidden_size = 32
+    assert len(set(reply)) == len(reply) <= hidden_size, "a bigram model needs each token once"
+    config = _chat_config(tokenizer, hidden_size=hidden_size, tie_word_embeddings=False)
+    with _seeded():
+        model = LlamaForCausalLM(config)
+    start = hidden_size - 1
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embeddings = model.model.embed_tokens.weight
+        embeddings.zero_()
+        embeddings[:, start] = 1.0
+        output = model.lm_head.weight
+        output.zero_()
+        output[reply[0], start] = 10.0
+        for direction, (token, following) in enumerate(itertools.pairwise(reply)):
+            embeddings[token] = 0.0
+            embeddings[token, direction] = 1.0
+            output[following, direction] = 10.0
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     model.generation_config = GenerationConfig(
         do_sample=True, temperature=0.7, top_p=0.8, eos_token_id=[eos, pad], pad_token_id=pad
     )

@@ -1,6 +1,7 @@
 """The chatbot's features in headless Chromium, used as a person would: retry, undo and edit, code
 blocks with a copy button, the model picker, the note when old turns are left out, conversations
-kept across a reload, and the page in Chinese.
+kept across a reload, the page in Chinese, and a model's reasoning shown apart from its answer
+(also on a tiny local model whose chat template thinks).
 
 The app runs alone, chatting through Hugging Face's routing (so the picker offers every model), with
 the router stood in for by the test inference server: the model a person picks is read off the request.
@@ -28,6 +29,7 @@ from testing.browser import (
     RESULT_TIMEOUT,
     TOKEN,
     VIEWPORT,
+    fresh_page,
     open_accordion,
     refuse_off_machine,
     screenshot,
@@ -206,3 +208,79 @@ def test_the_page_speaks_chinese_to_a_chinese_browser(browser: Browser, apps_url
         expect(page.get_by_role("button", name=re.compile("新对话"))).to_be_visible()
     finally:
         context.close()
+
+
+THINKING = re.compile(r"^💭 Thinking")
+
+
+def test_the_reasoning_streams_open_then_folds_away_above_the_answer(page: Page, server: InferenceTestServer):
+    server.reasoning = "reasoning"
+    server.token_delay = 0.15  # time to watch the reasoning arrive before the answer
+    chat = Chat(page)
+    reasoning = "The user wrote 2 messages; I will repeat the last one."
+    thought = chat.conversation.get_by_role("button", name=THINKING)
+
+    chat.message_box.fill("hello")
+    chat.message_box.press("Enter")
+
+    # While the model thinks, its reasoning shows as it comes, and no empty answer beside it.
+    expect(chat.conversation.get_by_text("The user wrote", exact=False)).to_be_visible()
+    expect(chat.replies).to_have_count(1)
+    expect(chat.conversation.get_by_text("You said")).to_have_count(0)
+    expect(chat.replies.last).to_have_text(you_said("hello", 1), timeout=RESULT_TIMEOUT)
+    expect(chat.replies).to_have_count(2)
+    expect(thought).to_have_text(re.compile(r"💭 Thinking\s*\(\d+(\.\d+)?s\)"))
+    expect(chat.conversation.get_by_text(reasoning)).to_be_hidden()
+    screenshot(page, "chatbot-thinking")
+
+    thought.click()
+
+    expect(chat.conversation.get_by_text(reasoning)).to_be_visible()
+    expect(chat.message_box).to_be_editable(timeout=RESULT_TIMEOUT)
+    chat.message_box.fill("and now?")
+    chat.message_box.press("Enter")
+    asked = chat_requests(server, 2)[-1]
+    assert asked.json["messages"][1:] == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": you_said("hello", 1)},
+        {"role": "user", "content": "and now?"},
+    ], "the reasoning is not sent back"
+
+
+def test_think_tags_never_reach_the_page_and_retry_thinks_again(page: Page, server: InferenceTestServer):
+    server.reasoning = "think"
+    chat = Chat(page)
+    chat.message_box.fill("hello")
+    chat.message_box.press("Enter")
+    expect(chat.replies.last).to_have_text(you_said("hello", 1), timeout=RESULT_TIMEOUT)
+    expect(chat.message_box).to_be_editable(timeout=RESULT_TIMEOUT)
+
+    chat.button("Retry").click()
+
+    chat_requests(server, 2)
+    expect(chat.conversation.get_by_role("button", name=THINKING)).to_have_count(1, timeout=RESULT_TIMEOUT)
+    expect(chat.replies.last).to_have_text(you_said("hello", 1), timeout=RESULT_TIMEOUT)
+    assert "think>" not in chat.conversation.inner_text()
+
+
+@pytest.mark.local
+@pytest.mark.usefixtures("hub_offline")
+def test_locally_a_model_that_thinks_shows_its_reasoning_apart(browser: Browser, tiny_models):
+    from testing.tiny_models import THINKING_ANSWER, THINKING_REASONING
+
+    settings = settings_from({"INFERENCE_BACKEND": "local", "CHAT_MODEL": str(tiny_models.chat_thinking)})
+    demo = load_app("chatbot").build_demo(settings)
+    demo.launch(prevent_thread_lock=True, quiet=True, **served_options(mcp_server=False))
+    try:
+        with fresh_page(browser, demo.local_url.rstrip("/")) as page:
+            chat = Chat(page)
+            chat.message_box.fill("Hello")
+            chat.message_box.press("Enter")
+
+            expect(chat.replies.last).to_have_text(THINKING_ANSWER, timeout=RESULT_TIMEOUT)
+            thought = chat.conversation.get_by_role("button", name=THINKING)
+            thought.click()
+            expect(chat.conversation.get_by_text(THINKING_REASONING, exact=True)).to_be_visible()
+            assert "think>" not in chat.conversation.inner_text()
+    finally:
+        demo.close()

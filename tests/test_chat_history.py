@@ -66,3 +66,38 @@ def test_messages_without_a_system_message_are_left_as_they_are():
     messages = build_messages("", [], "Hi")
 
     assert fold_system_message(messages) == [{"role": "user", "content": "Hi"}]
+
+
+def test_reasoning_never_goes_back_to_the_model():
+    history = [
+        {"role": "user", "content": "Hello"},
+        {
+            "role": "assistant",
+            "content": "The user greets me.",
+            "metadata": {"title": "💭 Thinking", "status": "done", "duration": 1.2},
+        },
+        {"role": "assistant", "content": "Hi!"},
+        {"role": "user", "content": "And now?"},
+        {"role": "assistant", "content": "<think>\nStill polite.\n</think>\n\nHello again."},
+        {"role": "user", "content": "<think>a user's own text</think> stays"},
+    ]
+    assert normalize_history(history) == [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi!"},
+        {"role": "user", "content": "And now?"},
+        {"role": "assistant", "content": "Hello again."},
+        {"role": "user", "content": "<think>a user's own text</think> stays"},
+    ]
+
+
+def test_a_message_the_page_could_not_answer_after_thinking_is_left_out():
+    history = [
+        {"role": "user", "content": "Hello"},
+        {
+            "role": "assistant",
+            "content": "Let me see.",
+            "metadata": {"title": "💭 Thinking", "status": "done"},
+        },
+        {"role": "assistant", "content": "The server failed.", "metadata": {"title": "⚠️ No reply"}},
+    ]
+    assert normalize_history(history) == []

@@ -53,6 +53,8 @@ from testing.inference_server import (
     RecordedRequest,
     Task,
     caption_for,
+    chat_deltas,
+    chat_reasoning_for,
     chat_reply_for,
     chat_tokens,
     image_color_for,
@@ -153,10 +155,12 @@ def test_endpoints_and_env_point_at_the_task_paths(server: InferenceTestServer) 
 def test_reset_puts_back_what_the_server_was_made_with() -> None:
     with InferenceTestServer(latency=0.01, hang_seconds=2.0) as made:
         made.latency, made.token_delay, made.hang_seconds, made.ner_shape = 1.0, 0.5, 9.0, "grouped"
+        made.reasoning = "think"
         made.inject("server_error", "summarize")
         made.reset()
 
         assert (made.latency, made.token_delay, made.hang_seconds, made.ner_shape) == (0.01, 0.0, 2.0, None)
+        assert made.reasoning is None
         summary = InferenceClient(model=made.endpoint("summarize")).summarization("One sentence. Two.")
         assert summary.summary_text == "One sentence."
         assert len(made.requests) == 1
@@ -431,6 +435,51 @@ def test_chat_reply_counts_user_turns_and_reads_content_parts() -> None:
     content_parts = [{"type": "text", "text": "describe"}, {"type": "text", "text": "this"}]
     assert chat_reply_for([{"role": "user", "content": content_parts}]) == "You said: describe this (turn 1)"
     assert chat_tokens("You said:  two") == ["You", " said:", " ", " two"]
+
+
+def stream_field(chunks: Any, field: str) -> list[str]:
+    return [value for chunk in chunks if (value := chunk.choices[0].delta.get(field))]
+
+
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])
+def test_reasoning_streams_in_a_field_of_its_own_before_the_reply(
+    server: InferenceTestServer, client: MakeClient, field: str
+) -> None:
+    server.reasoning = field  # type: ignore[assignment]
+
+    chunks = list(client("chat").chat_completion(MESSAGES, stream=True))
+
+    assert stream_field(chunks, field) == chat_tokens(chat_reasoning_for(MESSAGES))
+    assert "".join(stream_contents(chunks)) == REPLY
+    first_content = next(n for n, chunk in enumerate(chunks) if chunk.choices[0].delta.content)
+    assert all(not chunk.choices[0].delta.get(field) for chunk in chunks[first_content:])
+
+
+def test_reasoning_in_think_tags_cuts_each_tag_between_two_chunks(
+    server: InferenceTestServer, client: MakeClient
+) -> None:
+    server.reasoning = "think"
+
+    contents = stream_contents(client("chat").chat_completion(MESSAGES, stream=True))
+
+    assert "".join(contents) == f"<think>\n{chat_reasoning_for(MESSAGES)}\n</think>\n\n{REPLY}"
+    assert contents[:2] == ["<th", "ink>\nThe"]
+    assert not any("<think>" in content or "</think>" in content for content in contents)
+
+
+def test_reasoning_counts_against_max_tokens_and_comes_whole_without_streaming(
+    server: InferenceTestServer, client: MakeClient
+) -> None:
+    server.reasoning = "reasoning"
+
+    cut = client("chat").chat_completion(MESSAGES, max_tokens=3)
+    whole = client("chat").chat_completion(MESSAGES)
+
+    assert (cut.choices[0].message.reasoning, cut.choices[0].message.content) == ("The user wrote", "")
+    assert cut.choices[0].finish_reason == "length"
+    assert whole.choices[0].message.reasoning == chat_reasoning_for(MESSAGES)
+    assert whole.choices[0].message.content == REPLY
+    assert len(chat_deltas(MESSAGES, "reasoning")) == whole.usage.completion_tokens
 
 
 # Recording and authentication

@@ -12,6 +12,7 @@ from gradio_client import Client, handle_file
 
 from common.backends.local import LocalChat, LocalSummarizer, LocalTokenClassifier
 from common.backends.model_worker import Job, ModelCache
+from common.reasoning import ReplyDelta
 from scripts import serve
 from scripts.serving import serving
 from tests.harness import ROOT
@@ -109,7 +110,7 @@ def test_a_model_is_loaded_once_for_callers_from_many_threads():
 def test_a_generation_that_dies_ends_the_reply_at_once_with_its_own_cause(local_settings):
     chat = LocalChat(local_settings.chat)
 
-    async def reply() -> list[str]:
+    async def reply() -> list[ReplyDelta]:
         # Sampling at temperature 0 is refused by transformers inside generation, on its thread.
         stream = chat.stream_reply([{"role": "user", "content": "Hello"}], temperature=0.0, max_tokens=8)
         return [piece async for piece in stream]

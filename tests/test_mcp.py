@@ -204,6 +204,17 @@ def test_telephone_returns_each_picture_with_its_caption_then_the_score_and_verd
     assert verdict.startswith("**")
 
 
+def test_a_reply_with_reasoning_is_the_thinking_message_then_the_answer_as_json(mcp_url, server):
+    server.reasoning = "reasoning_content"
+
+    [reply] = texts(call_tool(mcp_url("chatbot"), "chat", {"message": "hi"}))
+
+    thought, answer = json.loads(reply)
+    assert thought["metadata"]["title"] == "💭 Thinking" and thought["metadata"]["status"] == "done"
+    assert thought["content"] == "The user wrote 2 messages; I will repeat the last one."
+    assert answer == {"role": "assistant", "content": "You said: hi (turn 1)"}
+
+
 def test_chat_takes_a_model_and_answers_with_the_reply_text(mcp_url, server):
     url = mcp_url("chatbot")
 

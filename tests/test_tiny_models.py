@@ -21,7 +21,13 @@ from transformers import (
     pipeline,
 )
 
-from testing.tiny_models import NER_LABELS, TinyModels, build_tiny_models
+from testing.tiny_models import (
+    NER_LABELS,
+    THINKING_ANSWER,
+    THINKING_REASONING,
+    TinyModels,
+    build_tiny_models,
+)
 
 pytestmark = pytest.mark.local
 
@@ -42,7 +48,7 @@ def test_build_is_fast_and_reproducible(tiny: TinyModels, tmp_path: Path) -> Non
     again = build_tiny_models(tmp_path)
     assert time.perf_counter() - started < 10
 
-    for name in ("summarize", "ner", "caption", "imagegen", "chat"):
+    for name in ("summarize", "ner", "caption", "imagegen", "chat", "chat_thinking"):
         files = _files(getattr(again, name))
         assert any(file.endswith(".safetensors") for file in files), name
         assert not any(file.endswith(".bin") for file in files), name
@@ -156,6 +162,26 @@ def test_imagegen_accepts_any_multiple_of_8(tiny: TinyModels) -> None:
     image = pipe("a castle", num_inference_steps=1, width=72, height=40).images[0]
 
     assert image.size == (72, 40)
+
+
+@pytest.mark.parametrize("temperature", [0.1, 1.0])
+def test_the_thinking_chat_model_reasons_then_answers_inside_the_block_its_template_opened(
+    tiny: TinyModels, temperature: float
+) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny.chat_thinking)
+    model = AutoModelForCausalLM.from_pretrained(tiny.chat_thinking)
+    messages = [{"role": "user", "content": "Hello! How are you today?"}]
+    assert tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False).endswith(
+        "<|im_start|>assistant\n<think>\n"
+    )
+
+    inputs = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    output = model.generate(**inputs, max_new_tokens=64, do_sample=True, temperature=temperature)
+
+    written = tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert written == f"{THINKING_REASONING}</think>{THINKING_ANSWER}"
 
 
 def test_chat_streams_several_pieces(tiny: TinyModels) -> None:

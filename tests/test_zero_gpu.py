@@ -12,6 +12,7 @@ import spaces
 from common.backends import local, zero_gpu
 from common.backends.base import ImageRequest
 from common.backends.model_worker import ModelCache
+from common.reasoning import ReplyDelta
 from scripts.serve import load_app
 from testing.apps import settings_from
 from testing.tiny_models import TinyModels
@@ -95,13 +96,13 @@ def test_an_image_asks_for_gpu_time_by_its_steps_and_size(tiny_models, on_zero_g
 def test_a_chat_reply_streams_from_the_gpu_process_with_time_for_its_tokens(tiny_models, on_zero_gpu):
     chat = local.LocalChat(settings(tiny_models).chat)
 
-    async def reply() -> list[str]:
+    async def reply() -> list[ReplyDelta]:
         stream = chat.stream_reply([{"role": "user", "content": "Hello"}], temperature=0.7, max_tokens=6)
         return [piece async for piece in stream]
 
     pieces = asyncio.run(reply())
 
-    assert pieces and all(isinstance(piece, str) for piece in pieces)
+    assert pieces and all(isinstance(piece, ReplyDelta) and not piece.reasoning for piece in pieces)
     assert on_zero_gpu == [("stream", "stream_reply", 10.6)]
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from common.chat import Message
 from common.images import EncodedImage
+from common.reasoning import ReplyDelta
 
 StepCallback = Callable[[int, int], None]
 """Called as `(step, total_steps)` while an image is being generated."""
@@ -104,6 +105,7 @@ class ChatBackend(Backend, Protocol):
 
     def stream_reply(
         self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[str, None]:
-        """Yield the reply as text deltas; closing the generator stops generation."""
+    ) -> AsyncGenerator[ReplyDelta, None]:
+        """Yield the reply as it is written, the model's reasoning apart from its answer; closing the
+        generator stops generation."""
         ...

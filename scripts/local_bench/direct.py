@@ -36,9 +36,9 @@ def generate(pipeline: Any, request: ImageRequest) -> Image.Image:
 def stream_reply(
     loaded: local.ChatModel, messages: list[Message], *, temperature: float, max_tokens: int
 ) -> str:
-    """The whole reply, streamed token by token as the backend streams it."""
+    """The whole reply, reasoning and answer, streamed token by token as the backend streams it."""
     request = local.ReplyRequest("benchmark", messages, temperature, max_tokens)
-    return "".join(local.stream_reply(loaded, request))
+    return "".join(delta.text for delta in local.stream_reply(loaded, request))
 
 
 def chat_prompt(loaded: local.ChatModel, messages: list[Message]) -> Any:

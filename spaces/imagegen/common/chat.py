@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from common.errors import user_error
 from common.i18n import catalog
+from common.reasoning import split_thinking
 
 # Longer histories are trimmed to the model's window anyway; these bound the work of trimming, which
 # runs on the event loop (a million characters is about 0.1 s of counting, far over any window).
@@ -63,9 +64,10 @@ def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Messa
     """Plain `{"role", "content"}` messages from Gradio history.
 
     Drops what a model must not see as dialogue: messages with no text (files, components),
-    notes the app showed itself (messages whose `metadata` has a title, such as a "reply cut off"
-    note), and a message the page could not answer (the one before a "no reply" note): it is sent
-    again as it stands when the visitor retries or types it anew.
+    messages the app showed beside the answers (those whose `metadata` has a title: the model's
+    reasoning, a "reply cut off" note), reasoning in a `<think>` block at the start of an answer,
+    and a message the page could not answer (the one before a "no reply" note): it is sent again as
+    it stands when the visitor retries or types it anew.
     """
     no_reply_titles = {texts.get("note_no_reply_title") for texts in catalog().values()}
     messages: list[Message] = []
@@ -81,7 +83,10 @@ def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Messa
                 messages.pop()
                 last_kept = None
             continue
-        text = message_text(item.get("content")).strip()
+        text = message_text(item.get("content"))
+        if role == "assistant":  # reasoning a caller sent back in its think block stays out too
+            text = split_thinking(text)[1]
+        text = text.strip()
         if text:
             messages.append({"role": role, "content": text})
             last_kept = item

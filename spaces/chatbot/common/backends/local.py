@@ -29,6 +29,7 @@ from common.backends.model_worker import MODELS, Job, ModelWorker
 from common.chat import Message, fold_system_message
 from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError, phrase
 from common.images import EncodedImage
+from common.reasoning import OPEN_TAG, ReplyDelta, ThinkTagSplitter
 from common.settings import Settings, Task, TaskSettings
 
 logger = logging.getLogger("common")
@@ -366,11 +367,13 @@ class LocalImageGenerator(LocalBackend):
 
 @dataclass(frozen=True)
 class ChatModel:
-    """A loaded chat model, with whether its chat template has a system role."""
+    """A loaded chat model, with whether its chat template has a system role, and whether it opens a
+    `<think>` block for the model to reason in before it answers."""
 
     tokenizer: Any
     model: Any
     takes_system: bool
+    opens_thinking: bool = False
 
     def prompt_messages(self, messages: list[Message]) -> list[Message]:
         """The messages as the template can render them: without a system role, the system message
@@ -389,6 +392,21 @@ def takes_system_message(tokenizer: Any) -> bool:
     except TemplateError:
         return False
     return SYSTEM_PROBE in prompt
+
+
+def opens_thinking(tokenizer: Any) -> bool:
+    """Whether the chat template ends the prompt inside a `<think>` block, as the templates of
+    DeepSeek-R1 and of Qwen3's thinking models do: the model's text then starts with its reasoning
+    and holds only the closing tag. (A template that leaves the tag to the model needs nothing: the
+    model writes both.)"""
+    from jinja2.exceptions import TemplateError
+
+    probe = [{"role": "user", "content": "Hello"}]
+    try:
+        prompt = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    except TemplateError:
+        return False
+    return prompt.rstrip().endswith(OPEN_TAG)
 
 
 @dataclass(frozen=True)
@@ -414,8 +432,9 @@ def count_chat_tokens(loaded: ChatModel, conversations: list[list[Message]]) -> 
     ]
 
 
-def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[str]:
-    """The reply as text pieces, generated on a thread of its own that ends when this generator does.
+def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[ReplyDelta]:
+    """The reply as it is generated, its reasoning apart from its answer, on a thread of its own that
+    ends when this generator does.
 
     Closing the generator (the visitor pressed stop) ends generation at the next token instead of
     letting the model run to `max_tokens` for nobody; a generation that dies, of anything, ends the
@@ -456,11 +475,12 @@ def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[str]:
 
     thread = threading.Thread(target=generate, name="chat generation", daemon=True)
     thread.start()
+    content = ThinkTagSplitter(opened=loaded.opens_thinking)
     try:
         try:
             for text in streamer:
-                if text:
-                    yield text
+                yield from content.feed(text)
+            yield from content.close()
         except queue.Empty:
             stalled = phrase("detail_stalled", seconds=STREAM_TOKEN_TIMEOUT)
             raise StreamInterruptedError(request.where, stalled) from None
@@ -478,7 +498,12 @@ class LocalChat(LocalBackend):
         device = pick_device()
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=device.dtype)
-        return ChatModel(tokenizer, model.to(device.name).eval(), takes_system_message(tokenizer))
+        return ChatModel(
+            tokenizer,
+            model.to(device.name).eval(),
+            takes_system_message(tokenizer),
+            opens_thinking(tokenizer),
+        )
 
     async def context_window(self) -> int:
         return await self.run(chat_limits, None)
@@ -488,7 +513,7 @@ class LocalChat(LocalBackend):
 
     async def stream_reply(
         self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[ReplyDelta, None]:
         """The reply as it is generated, on the model's thread; closing this generator stops it."""
         request = ReplyRequest(self.where, messages, temperature, max_tokens)
         seconds = GPU_SECONDS_TO_START + GPU_SECONDS_PER_CHAT_TOKEN * max_tokens

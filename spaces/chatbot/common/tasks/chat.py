@@ -3,6 +3,7 @@
 Annotations here are evaluated, not postponed: `gr.api` reads them to describe the JSON endpoint.
 """
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from common.errors import (
     user_error,
 )
 from common.i18n import DEFAULT_LANGUAGE, text
+from common.reasoning import ReplyDelta
 from common.settings import Settings
 from common.ui import show_note, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
@@ -32,8 +34,58 @@ MAX_TOKENS = Range(minimum=1, maximum=4096, default=512)
 MAX_MESSAGE_CHARS = 16_000
 
 ChatOutput = str | list[dict[str, Any]]
-"""The reply so far; for a reply cut short, at the end the reply and a note saying why, as two
-assistant messages (the note marked by its `metadata` title, as Gradio's chat shows it)."""
+"""The reply so far. A reply with reasoning is a list of assistant messages: the reasoning, marked by
+its `metadata` title as Gradio's chat shows a thought, then the answer; a reply cut short ends with
+a note saying why, also titled, after the reply."""
+
+
+class ShownReply:
+    """The reply as the visitor sees it while it streams: the model's reasoning, when it reasons, in
+    a message of its own that the page shows collapsible (pending while it is written, then done,
+    with the seconds from the request to the answer), then the answer.
+
+    A reply without reasoning is shown as text, as it always was, so callers that read text keep
+    reading text.
+    """
+
+    def __init__(self) -> None:
+        self.reasoning = ""
+        self.answer = ""
+        self._started = time.monotonic()
+        self._thought_for: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.answer and not self.reasoning.strip()
+
+    def add(self, delta: ReplyDelta) -> None:
+        if delta.reasoning:
+            self.reasoning += delta.text
+            return
+        self.answer += delta.text
+        if self.reasoning.strip() and self.answer.strip():
+            self.finish_thinking()
+
+    def finish_thinking(self) -> None:
+        """The reasoning is over: the answer began, or the reply ended without one."""
+        if self._thought_for is None:
+            self._thought_for = round(time.monotonic() - self._started, 1)
+
+    def output(self, note: dict[str, Any] | None = None) -> ChatOutput:
+        thought = self.reasoning.strip()
+        if not thought and note is None:
+            return self.answer
+        messages: list[dict[str, Any]] = []
+        if thought:
+            metadata: dict[str, Any] = {"title": text("chatbot_thinking_title"), "status": "pending"}
+            if self._thought_for is not None:
+                metadata.update(status="done", duration=self._thought_for)
+            messages.append({"role": "assistant", "content": thought, "metadata": metadata})
+        # Beside a thought, the blank lines a server sends between reasoning and answer are no answer.
+        answer = self.answer.lstrip() if thought else self.answer
+        if answer:
+            messages.append({"role": "assistant", "content": answer})
+        return messages if note is None else [*messages, note]
 
 
 class ChatTask:
@@ -69,8 +121,10 @@ class ChatTask:
     ) -> AsyncIterator[ChatOutput]:
         """Answer a chat message, streaming the reply as it is generated.
 
-        Nothing is kept between calls: to continue a conversation, send it as `history`. A reply cut
-        short ends as two messages instead of text: the reply, then a note saying why.
+        Nothing is kept between calls: to continue a conversation, send it as `history`. A reply with
+        the model's reasoning ends as messages instead of text: the reasoning, titled, then the answer;
+        a reply cut short ends with a note saying why, also titled. Titled messages are left out of
+        `history` when it is sent back.
 
         Args:
             message: the user's message.
@@ -146,29 +200,35 @@ class ChatTask:
         stream = backend.stream_reply(
             messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
         )
-        reply = ""
+        reply = ShownReply()
         try:
             async for delta in stream:
-                reply += delta
-                yield reply
+                reply.add(delta)
+                if not reply.empty:
+                    yield reply.output()
         except StreamInterruptedError as error:
-            if not reply:
+            if reply.empty:
                 raise backend_error(error) from error
             report(error)
-            yield [  # the visitor keeps the text that arrived, with a note the model will not see
-                {"role": "assistant", "content": reply},
+            reply.finish_thinking()
+            # The visitor keeps what arrived, with a note the model will not see.
+            yield reply.output(
                 {
                     "role": "assistant",
                     "content": text(error.note_key, error=error.describe()),
                     "metadata": {"title": text("note_reply_cut_title")},
-                },
-            ]
+                }
+            )
+            return
         except InferenceError as error:
             raise backend_error(error) from error
         finally:
             await stream.aclose()
-        if not reply:
+        if reply.empty:
             raise backend_error(MalformedReplyError(backend.where, phrase("detail_empty_stream")))
+        if not reply.answer:  # the model only thought: its thought is over all the same
+            reply.finish_thinking()
+            yield reply.output()
 
     @staticmethod
     async def _fit(

@@ -50,6 +50,7 @@ from common.errors import (
     phrase,
 )
 from common.images import EncodedImage
+from common.reasoning import ReplyDelta, ThinkTagSplitter
 from common.settings import ENDPOINT_VARIABLES, MODEL_VARIABLES, TaskSettings
 
 T = TypeVar("T")
@@ -453,8 +454,9 @@ class RemoteChat(RemoteBackend):
 
     async def stream_reply(
         self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[str, None]:
-        """Stream deltas over a connection owned by this reply.
+    ) -> AsyncGenerator[ReplyDelta, None]:
+        """Stream deltas over a connection owned by this reply, reasoning apart from the answer
+        whichever way the server sends it (`reasoning_deltas`).
 
         The client's exit stack keeps every stream it opened until the client closes, so a
         long-lived client would keep a stopped reply's connection open and the server would go on
@@ -474,14 +476,17 @@ class RemoteChat(RemoteBackend):
                 ),
             )
             finish_reason, choices_seen = None, False
+            content = ThinkTagSplitter()
             try:
                 async for chunk in stream:
                     if not chunk.choices:
                         continue
                     choices_seen = True
-                    if chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
+                    for delta in reasoning_deltas(chunk.choices[0].delta, content):
+                        yield delta
                     finish_reason = chunk.choices[0].finish_reason or finish_reason
+                for delta in content.close():
+                    yield delta
             # huggingface_hub raises an error event of the stream (`{"error": ...}`) as a
             # TextGenerationError holding the event's value; chat completions raise it for nothing else.
             except TextGenerationError as error:
@@ -513,6 +518,15 @@ class RemoteChat(RemoteBackend):
         if window and _over_window(event, reason):
             return ContextWindowExceededError(self.where, _short(reason), window)
         return ReplyFailedError(self.where, _short(reason))
+
+
+def reasoning_deltas(delta: Any, content: ThinkTagSplitter) -> list[ReplyDelta]:
+    """The reply deltas of one streamed delta: its reasoning, in the field huggingface_hub names
+    `reasoning` (the HF router's) or in vLLM's and DeepSeek's `reasoning_content`, then its content,
+    split by `content` where the model writes its reasoning in `<think>` tags."""
+    reasoning = delta.reasoning or delta.get("reasoning_content")
+    deltas = [ReplyDelta(reasoning, reasoning=True)] if isinstance(reasoning, str) and reasoning else []
+    return deltas + (content.feed(delta.content) if delta.content else [])
 
 
 def _over_window(event: Any, reason: str) -> bool:
