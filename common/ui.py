@@ -233,11 +233,14 @@ def ready_to_serve(demo: gr.Blocks, settings: Settings, *tasks: Task) -> gr.Bloc
 
 
 def local_concurrency(settings: Settings, tasks: Sequence[Task]) -> int:
-    """Requests at once for events whose tasks run in-process: as many as the smallest batch of the
-    app's models (`common.backends.local`), which serialise them and batch those that wait."""
+    """Requests at once for events whose tasks run in-process: two batches of the smallest batch of
+    the app's models (`common.backends.local`), which serialise them: one batch runs while the next
+    fills. A model that takes one request at a time (a chat reply, an image on a CPU) takes one, and
+    the others see their place in Gradio's queue."""
     from common.backends.local import requests_batched
 
-    return min(requests_batched(task) for task in tasks if settings.backend_for(task) == "local")
+    batch = min(requests_batched(task) for task in tasks if settings.backend_for(task) == "local")
+    return 2 * batch if batch > 1 else 1
 
 
 def chat_concurrency(settings: Settings) -> int:

@@ -29,7 +29,7 @@ from testing.stats import percentile
 VISITORS = 8
 BATCHABLE: tuple[Task, ...] = ("ner", "summarize", "caption")
 CALLS_PER_VISITOR: dict[Task, int] = {"ner": 12, "summarize": 2, "caption": 2}
-SINGLE_VISITOR_CALLS: dict[Task, int] = {"ner": 20, "summarize": 3, "caption": 4}
+SINGLE_VISITOR_CALLS: dict[Task, int] = {"ner": 60, "summarize": 3, "caption": 4}
 
 
 @dataclass

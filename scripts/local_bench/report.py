@@ -103,7 +103,8 @@ def docs_page(flag: str, table: str, inputs: str, machine: str, duration: str) -
 
 How fast each app answers on the in-process backend (`INFERENCE_BACKEND=local`), how much of that
 is the app (Gradio, the queue, the task layer) rather than the model, and how much memory a process
-serving one app needs.
+serving one app needs. Throughput under many visitors, batched against unbatched:
+[benchmarks-local-concurrency.md](benchmarks-local-concurrency.md).
 
 Reproduce with `python scripts/bench_local.py{flag} --write-docs` (`--models-dir DIR` keeps the
 built models for the next run). `--realistic` builds models with the real checkpoints'
@@ -126,8 +127,9 @@ Columns:
   then its event stream), as a browser or curl sends it: upload, queue, task-layer checks, model,
   download of the result. `gradio_client` adds about 150 ms per call on top: it looks for new
   messages every 50 ms.
-- **direct**: the same inputs through the same loaded model, with the transformers/diffusers calls
-  `common/backends/local.py` makes, in the same process, without Gradio or the task layer.
+- **direct**: the same inputs through the same loaded model, with the functions of the model that
+  `common/backends/local.py` runs (`summarize_texts`, `classify_texts`, ...), in the same process,
+  without Gradio, the task layer or the model's worker thread.
 - **p95**: nearest rank; with fewer than 20 runs it is the slowest run.
 - **app − direct**: the difference of the medians, in ms and in % of the direct median.
 - **around the model call**: the median, over app calls, of each call's latency minus the time it
