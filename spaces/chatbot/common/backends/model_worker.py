@@ -186,7 +186,7 @@ class ModelWorker:
 
         def forward() -> None:
             job = call.job
-            if job.gpu_seconds and zero_gpu.enabled():
+            if _needs_zero_gpu(job):
                 stream = zero_gpu.stream(self.key, job.work, job.item, job.gpu_seconds)
             else:
                 stream = job.work(model, job.item)
@@ -207,7 +207,7 @@ class ModelWorker:
 
     def _on_device(self, model: Any, job: Job[Any], items: list[Any]) -> list[Any]:
         """Run the work here, or in ZeroGPU's GPU process when it needs a GPU on a ZeroGPU Space."""
-        if job.gpu_seconds and zero_gpu.enabled():
+        if _needs_zero_gpu(job):
             return zero_gpu.run(self.key, job.work, items, job.gpu_seconds * len(items))
         return job.work(model, items)
 
@@ -226,6 +226,11 @@ class ModelWorker:
 
 
 _END = object()
+
+
+def _needs_zero_gpu(job: Job[Any]) -> bool:
+    """Whether the job's work goes to ZeroGPU's GPU process: it needs a GPU, on a ZeroGPU Space."""
+    return bool(job.gpu_seconds) and zero_gpu.enabled()
 
 
 def _put(loop: asyncio.AbstractEventLoop, pieces: asyncio.Queue[Any], piece: Any) -> None:

@@ -13,11 +13,11 @@ sentences costs about half of eight passes. The work itself is in module-level f
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -31,8 +31,6 @@ from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedEr
 from common.images import EncodedImage
 from common.reasoning import OPEN_TAG, ReplyDelta, ThinkTagSplitter
 from common.settings import Settings, Task, TaskSettings
-
-logger = logging.getLogger("common")
 
 T = TypeVar("T")
 
@@ -65,8 +63,10 @@ class Device:
     dtype: Any
 
 
+@cache
 def pick_device() -> Device:
-    """CUDA (ZeroGPU's included), then Apple MPS, then the CPU."""
+    """CUDA (ZeroGPU's included), then Apple MPS, then the CPU; asked once, as it never changes while
+    the process runs (every image request asks whether it may batch)."""
     import torch
 
     if torch.cuda.is_available():
