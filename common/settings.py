@@ -6,7 +6,9 @@ Every variable of the configuration table in the README lives here, so that no o
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -86,6 +88,19 @@ class TaskSettings:
 
 
 @dataclass(frozen=True)
+class ToolServer:
+    """An MCP server whose tools the chatbot may call, as HuggingChat's `MCP_SERVERS` lists one.
+
+    `name` prefixes its tools' names for the model (`ner_entities`), so two servers may each have a
+    tool of the same name. `headers` go with every request to it (an API key, say), never to a page.
+    """
+
+    name: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; frozen and hashable so backends can be cached per configuration."""
 
@@ -96,6 +111,8 @@ class Settings:
     caption: TaskSettings
     imagegen: TaskSettings
     chat: TaskSettings
+    # MCP_SERVERS; None when unset, which serve-all reads as "the sibling apps" and an app alone as none.
+    mcp_servers: tuple[ToolServer, ...] | None = None
 
     def for_task(self, task: Task) -> TaskSettings:
         return getattr(self, task)
@@ -169,7 +186,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             timeout=timeout_override or DEFAULT_TIMEOUTS[task],
             **(chat_limits if task == "chat" else {}),
         )
-    return Settings(token=token, backend=backend, **tasks)  # type: ignore[arg-type]
+    mcp_servers = _parse_tool_servers(get("MCP_SERVERS"))
+    return Settings(token=token, backend=backend, **tasks, mcp_servers=mcp_servers)  # type: ignore[arg-type]
 
 
 def _parse_timeout(raw: str | None) -> float | None:
@@ -203,3 +221,41 @@ def _parse_url(names: tuple[str, ...], raw: str | None) -> str | None:
     if not raw.startswith(("http://", "https://")):
         raise SettingsError(f"{names[0]} must be an http(s) URL, not {raw!r}.")
     return raw
+
+
+# Tool names for the model join the server's name and the tool's; OpenAI allows [A-Za-z0-9_-]{1,64}.
+SERVER_NAME = re.compile(r"[A-Za-z0-9-]{1,32}")
+MCP_SERVERS_FORM = '[{"name": "search", "url": "https://example.com/mcp", "headers": {"X-Key": "..."}}]'
+
+
+def _parse_tool_servers(raw: str | None) -> tuple[ToolServer, ...] | None:
+    """MCP_SERVERS as HuggingChat reads it: a JSON list of `{"name", "url", "headers"?}`."""
+    if raw is None:
+        return None
+    try:
+        entries = json.loads(raw)
+    except ValueError as error:
+        raise SettingsError(f"MCP_SERVERS must be JSON, such as {MCP_SERVERS_FORM}: {error}.") from error
+    if not isinstance(entries, list):
+        raise SettingsError(f"MCP_SERVERS must be a JSON list, such as {MCP_SERVERS_FORM}.")
+    servers = tuple(_tool_server(position, entry) for position, entry in enumerate(entries, start=1))
+    names = [server.name for server in servers]
+    if len(set(names)) < len(names):
+        raise SettingsError(f"MCP_SERVERS names each server once; {names} repeats a name.")
+    return servers
+
+
+def _tool_server(position: int, entry: object) -> ToolServer:
+    where = f"MCP_SERVERS entry {position}"
+    if not isinstance(entry, dict):
+        raise SettingsError(f"{where} must be an object, such as {MCP_SERVERS_FORM}.")
+    name, url, headers = entry.get("name"), entry.get("url"), entry.get("headers", {})
+    if not isinstance(name, str) or not SERVER_NAME.fullmatch(name):
+        raise SettingsError(f"{where} needs a name of 1-32 letters, digits or dashes, not {name!r}.")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{where} ({name}) needs an http(s) url, not {url!r}.")
+    if not isinstance(headers, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
+    ):
+        raise SettingsError(f"{where} ({name}) headers must be an object of strings.")
+    return ToolServer(name=name, url=url, headers=tuple(headers.items()))

@@ -28,8 +28,9 @@ from gradio import networking  # noqa: E402
 
 from common.backends.hub_access import Availability, availability  # noqa: E402
 from common.i18n import preferred_language, text  # noqa: E402
-from common.settings import Settings, Task, load_settings  # noqa: E402
-from common.ui import mount, set_local_url  # noqa: E402
+from common.settings import Settings, Task, ToolServer, load_settings  # noqa: E402
+from common.tools import ToolBox  # noqa: E402
+from common.ui import mount, set_local_url, show_note  # noqa: E402
 from scripts.serving import ServerNotStarted, serving  # noqa: E402
 
 # Each app and the tasks it runs (for the index page's column of where models run).
@@ -135,11 +136,30 @@ def build_app(settings: Settings, mcp_server: bool = True) -> FastAPI:
     def index(request: Request) -> str:
         return index_page(settings, preferred_language(request.headers.get("accept-language", "")))
 
+    # The chatbot calls the tools of MCP_SERVERS, else those of its sibling apps once their address
+    # is known (`set_local_urls`).
+    app.state.tools = ToolBox(settings.mcp_servers or (), show_note)
+    app.state.tools_of_siblings = mcp_server and settings.mcp_servers is None
     app.state.demos = {}
     for name in APPS:
-        app.state.demos[name] = demo = load_app(name).build_demo(settings)
+        app_module = load_app(name)
+        demo = (
+            app_module.build_demo(settings, app.state.tools)
+            if name == "chatbot"
+            else app_module.build_demo(settings)
+        )
+        app.state.demos[name] = demo
         mount(app, demo, f"/{name}", mcp_server)
     return app
+
+
+def sibling_tool_servers(base_url: str) -> list[ToolServer]:
+    """The MCP servers of every app but the chatbot, under `base_url`."""
+    return [
+        ToolServer(name, f"{base_url.rstrip('/')}/{name}/gradio_api/mcp/")
+        for name in APPS
+        if name != "chatbot"
+    ]
 
 
 def loopback_address(host: str) -> str:
@@ -152,9 +172,12 @@ def loopback_address(host: str) -> str:
 
 
 def set_local_urls(app: FastAPI, base_url: str) -> None:
-    """Give every mounted app its own address under `base_url` (where the server listens)."""
+    """Give every mounted app its own address under `base_url` (where the server listens), and the
+    chatbot the tools of the others, unless MCP_SERVERS says which servers it calls."""
     for name, demo in app.state.demos.items():
         set_local_url(demo, f"{base_url.rstrip('/')}/{name}/")
+    if app.state.tools_of_siblings:
+        app.state.tools.use(sibling_tool_servers(base_url))
 
 
 def open_share_link(port: int) -> str | None:

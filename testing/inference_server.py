@@ -347,6 +347,67 @@ def chat_deltas(
     ]
 
 
+# How a test asks the server's model to call a tool: "call NAME {json arguments}" in the user's message,
+# as many times as it wants calls in one round.
+TOOL_REQUEST = re.compile(r"\bcall ([\w-]+) ")
+# vLLM's answer to a request with `tools` when it was started without tool calling.
+TOOLS_REFUSED = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+
+
+def requested_tool_calls(messages: Sequence[Mapping[str, Any]], tools: Any) -> list[tuple[str, str]]:
+    """`(name, JSON arguments)` of each call the last user message asks for, of the tools offered."""
+    tools = tools if isinstance(tools, list) else []
+    offered = {_field(_field(tool, "function"), "name") for tool in tools}
+    asked = _message_text(_last_user_message(messages))
+    calls = []
+    for match in TOOL_REQUEST.finditer(asked):
+        try:
+            arguments, _ = json.JSONDecoder().raw_decode(asked, match.end())
+        except ValueError:
+            continue
+        if match.group(1) in offered:
+            calls.append((match.group(1), json.dumps(arguments)))
+    return calls
+
+
+def tool_rounds_done(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Rounds of tool calls since the last user message: the model's turns that called tools."""
+    return sum(1 for message in _since_last_user(messages) if message.get("tool_calls"))
+
+
+def chat_reply_with_tools(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The answer once tools have returned: their results, in order; None before any has."""
+    since = _since_last_user(messages)
+    results = [_message_text(message) for message in since if message.get("role") == "tool"]
+    return f"The tools said: {' | '.join(results)}" if results else None
+
+
+def tool_call_deltas(calls: Sequence[tuple[str, str]], round_number: int) -> list[dict[str, Any]]:
+    """Streamed tool calls as OpenAI sends them: each call's id and name first, then its arguments in
+    three fragments, every delta under the call's index."""
+    deltas: list[dict[str, Any]] = []
+    for index, (name, arguments) in enumerate(calls):
+        opening = {"index": index, "id": f"call_{round_number}_{index}", "type": "function"}
+        deltas.append({"tool_calls": [{**opening, "function": {"name": name, "arguments": ""}}]})
+        third = -(-len(arguments) // 3)
+        for start in range(0, len(arguments), third or 1):
+            fragment = {"index": index, "function": {"arguments": arguments[start : start + third]}}
+            deltas.append({"tool_calls": [fragment]})
+    return deltas
+
+
+def _last_user_message(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    users = [message for message in messages if message.get("role") == "user"]
+    if not users:
+        raise _BadRequest("messages must contain at least one user message")
+    return users[-1]
+
+
+def _since_last_user(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    last = max((n for n, message in enumerate(messages) if message.get("role") == "user"), default=-1)
+    return messages[last + 1 :]
+
+
 def _cut_tags(token: str) -> list[str]:
     for tag in ("<think>", "</think>"):
         at = token.find(tag)
@@ -375,6 +436,8 @@ RESETTABLE = (
     "context_window",
     "slots",
     "reasoning",
+    "tool_rounds",
+    "refuse_tools",
 )
 
 
@@ -389,6 +452,9 @@ class InferenceTestServer:
     `server_kind` (a `ServerKind`, or None) says which chat server it describes itself as, with the
     `context_window` and `slots` it then reports. `reasoning` (a `ReasoningShape`, or None) makes chat
     replies reason first, in that shape; the reasoning's tokens count against `max_tokens` too.
+    Offered `tools`, the model calls those the last user message asks for ("call NAME {...}") for
+    `tool_rounds` rounds, then answers with their results (`chat_reply_with_tools`); `refuse_tools`
+    makes it refuse any request with tools, as vLLM does when started without tool calling.
     """
 
     def __init__(
@@ -405,6 +471,8 @@ class InferenceTestServer:
         context_window: int = 2048,
         slots: int = 1,
         reasoning: ReasoningShape | None = None,
+        tool_rounds: int = 1,
+        refuse_tools: bool = False,
     ) -> None:
         self.required_token = required_token
         self.latency = latency
@@ -413,6 +481,8 @@ class InferenceTestServer:
         self.estimated_time = estimated_time
         self.ner_shape = ner_shape
         self.reasoning = reasoning
+        self.tool_rounds = tool_rounds
+        self.refuse_tools = refuse_tools
         self.gazetteer = dict(gazetteer)
         self.server_kind = server_kind
         self.context_window = context_window
@@ -768,11 +838,27 @@ class InferenceTestServer:
         messages = payload.get("messages") if isinstance(payload, dict) else None
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise _BadRequest("body must be a JSON object with a non-empty list of messages")
-        tokens = chat_deltas(messages, self.reasoning)
+        tools = payload.get("tools")
+        if tools and self.refuse_tools:
+            refusal = {"message": TOOLS_REFUSED, "type": "BadRequestError", "param": None, "code": 400}
+            return JSONResponse({"error": refusal}, status_code=400)
+        calls = (
+            requested_tool_calls(messages, tools)
+            if payload.get("tool_choice") != "none" and tool_rounds_done(messages) < self.tool_rounds
+            else []
+        )
+        answer = chat_reply_with_tools(messages)
+        if calls:
+            tokens = tool_call_deltas(calls, tool_rounds_done(messages) + 1)
+        elif answer is not None:
+            tokens = [{"content": token} for token in chat_tokens(answer)]
+        else:
+            tokens = chat_deltas(messages, self.reasoning)
         max_tokens = payload.get("max_tokens")
         if max_tokens is not None and not _is_positive_int(max_tokens):
             raise _BadRequest("max_tokens must be a positive integer")
-        finish_reason = "length" if max_tokens is not None and len(tokens) > max_tokens else "stop"
+        cut = max_tokens is not None and len(tokens) > max_tokens
+        finish_reason = "length" if cut else "tool_calls" if calls else "stop"
         tokens = tokens[:max_tokens]
         usage = {
             "prompt_tokens": sum(len(_message_text(message).split()) for message in messages),
@@ -790,10 +876,15 @@ class InferenceTestServer:
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
             chunks = self._chat_chunks(header, tokens, finish_reason, usage, include_usage, fault)
             return StreamingResponse(chunks, media_type="text/event-stream")
-        message = {"role": "assistant"}
-        for field in sorted({field for delta in tokens for field in delta}):
+        message: dict[str, Any] = {"role": "assistant"}
+        for field in sorted({field for delta in tokens for field in delta} - {"tool_calls"}):
             message[field] = "".join(delta.get(field, "") for delta in tokens)
         message.setdefault("content", "")
+        if calls:
+            message["tool_calls"] = [
+                {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": arguments}}
+                for n, (name, arguments) in enumerate(calls)
+            ]
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         return JSONResponse({**header, "object": "chat.completion", "choices": [choice], "usage": usage})
 

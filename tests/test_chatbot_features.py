@@ -243,7 +243,7 @@ def test_scripts_over_http_send_every_value_or_name_the_ones_they_set(chatbot, s
         for name in chatbot.view_api(return_format="dict", print_info=False)["named_endpoints"]["/chat"][
             "parameters"
         ]
-    ] == ["message", "system_message", "temperature", "max_tokens", "history", "model"]
+    ] == ["message", "system_message", "temperature", "max_tokens", "history", "model", "use_tools"]
 
 
 def test_the_oldest_turns_are_left_out_when_the_window_fills_and_the_visitor_is_told(chatbot, server):

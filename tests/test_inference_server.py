@@ -1045,3 +1045,48 @@ def test_offline_mode_blocks_url_endpoints_too(
     with pytest.raises(OfflineModeIsEnabled):
         client("summarize").summarization(TEXT)
     assert server.requests == []
+
+
+TOOLS = [
+    {"type": "function", "function": {"name": "lookup", "description": "Looks up.", "parameters": {}}},
+    {"type": "function", "function": {"name": "paint", "description": "Paints.", "parameters": {}}},
+]
+ASKING_FOR_TOOLS = [
+    {
+        "role": "user",
+        "content": 'call lookup {"q": "Paris"} and call paint {"prompt": "a fox"} and call nope {}',
+    }
+]
+
+
+def test_tool_calls_stream_with_their_arguments_in_fragments(
+    server: InferenceTestServer, client: MakeClient
+) -> None:
+    chunks = list(client("chat").chat_completion(ASKING_FOR_TOOLS, tools=TOOLS, stream=True))
+
+    deltas = [call for chunk in chunks for call in chunk.choices[0].delta.tool_calls or ()]
+    assert [(delta.index, delta.id, delta.function.name) for delta in deltas if delta.id] == [
+        (0, "call_1_0", "lookup"),
+        (1, "call_1_1", "paint"),
+    ]
+    lookup_fragments = [delta.function.arguments for delta in deltas if delta.index == 0 and not delta.id]
+    assert lookup_fragments == ['{"q":', ' "Par', 'is"}']
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_tool_results_are_answered_and_tools_are_refused_on_demand(
+    server: InferenceTestServer, client: MakeClient
+) -> None:
+    results = [
+        *ASKING_FOR_TOOLS,
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1_0", "type": "function"}]},
+        {"role": "tool", "tool_call_id": "call_1_0", "content": "Paris is in France."},
+    ]
+    answered = client("chat").chat_completion(results, tools=TOOLS)
+    unasked = client("chat").chat_completion(ASKING_FOR_TOOLS, tools=TOOLS, tool_choice="none")
+    server.refuse_tools = True
+
+    assert answered.choices[0].message.content == "The tools said: Paris is in France."
+    assert unasked.choices[0].message.tool_calls is None
+    with pytest.raises(BadRequestError, match="tool choice requires --enable-auto-tool-choice"):
+        client("chat").chat_completion(ASKING_FOR_TOOLS, tools=TOOLS)

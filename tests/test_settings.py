@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.settings import DEFAULT_MODELS, SettingsError, load_settings
+from common.settings import DEFAULT_MODELS, SettingsError, ToolServer, load_settings
 
 
 @pytest.fixture
@@ -146,3 +146,41 @@ def test_local_chat_defaults_to_a_model_a_laptop_can_run(dotenv):
     assert load_settings({}, dotenv()).chat.model == "Qwen/Qwen2.5-1.5B-Instruct"
     assert load_settings({"HF_TOKEN": "t"}, dotenv()).chat.model == "Qwen/Qwen2.5-7B-Instruct"
     assert load_settings({"CHAT_MODEL": "my/model"}, dotenv()).chat.model == "my/model"
+
+
+def test_mcp_servers_are_read_as_huggingchat_lists_them(dotenv):
+    listed = (
+        '[{"name": "search", "url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer k"}}]'
+    )
+
+    servers = load_settings({"MCP_SERVERS": listed}, dotenv()).mcp_servers
+
+    assert servers == (
+        ToolServer(name="search", url="https://mcp.example/mcp", headers=(("Authorization", "Bearer k"),)),
+    )
+    assert "Bearer k" not in repr(servers)
+    assert load_settings({"MCP_SERVERS": "[]"}, dotenv()).mcp_servers == ()
+    assert load_settings({}, dotenv()).mcp_servers is None
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        ("{name: x}", "MCP_SERVERS must be JSON, such as"),
+        ('{"name": "x", "url": "http://h"}', "MCP_SERVERS must be a JSON list, such as"),
+        ('["http://h"]', "MCP_SERVERS entry 1 must be an object"),
+        ('[{"name": "a b", "url": "http://h"}]', "MCP_SERVERS entry 1 needs a name of 1-32 letters"),
+        (
+            '[{"name": "a", "url": "ftp://h"}]',
+            r"MCP_SERVERS entry 1 \(a\) needs an http\(s\) url, not 'ftp://h'.",
+        ),
+        (
+            '[{"name": "a", "url": "http://h", "headers": {"X": 1}}]',
+            r"entry 1 \(a\) headers must be an object",
+        ),
+        ('[{"name": "a", "url": "http://h"}, {"name": "a", "url": "http://i"}]', "repeats a name"),
+    ],
+)
+def test_bad_mcp_servers_are_refused_with_what_to_write(dotenv, listed, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"MCP_SERVERS": listed}, dotenv())

@@ -22,7 +22,14 @@ MAX_HISTORY_MESSAGES = 1000
 MAX_HISTORY_CHARS = 1_000_000
 
 
-class Message(TypedDict):
+class _ToolFields(TypedDict, total=False):
+    """A reply's own turns within it: the model's call of tools, and each tool's result."""
+
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+
+
+class Message(_ToolFields):
     role: str
     content: str
 

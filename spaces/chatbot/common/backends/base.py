@@ -15,6 +15,7 @@ from PIL import Image
 from common.chat import Message
 from common.images import EncodedImage
 from common.reasoning import ReplyDelta
+from common.tool_calls import ToolCall
 
 StepCallback = Callable[[int, int], None]
 """Called as `(step, total_steps)` while an image is being generated."""
@@ -95,6 +96,10 @@ class TextToImageBackend(Backend, Protocol):
 
 
 class ChatBackend(Backend, Protocol):
+    calls_tools: bool
+    """Whether the model may be offered tools: servers speak OpenAI's `tools`; in-process models here do
+    not parse the calls their chat templates write."""
+
     async def context_window(self) -> int:
         """Tokens the model attends to: prompt and reply together."""
         ...
@@ -104,8 +109,16 @@ class ChatBackend(Backend, Protocol):
         ...
 
     def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[ReplyDelta, None]:
-        """Yield the reply as it is written, the model's reasoning apart from its answer; closing the
-        generator stops generation."""
+        self,
+        messages: list[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        token: Token = None,
+    ) -> AsyncGenerator[ReplyDelta | ToolCall, None]:
+        """Yield the reply as it is written, the model's reasoning apart from its answer, then the
+        tools it calls (where `calls_tools` and `tools` were offered); closing the generator stops
+        generation."""
         ...

@@ -3,8 +3,11 @@
 Annotations here are evaluated, not postponed: `gr.api` reads them to describe the JSON endpoint.
 """
 
+import json
+import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -13,7 +16,9 @@ from common.backends import ChatBackend, chat_backend
 from common.chat import ConversationTooLongError, Message, check_history, fit_to_window, normalize_history
 from common.chat_models import offered_models, with_chat_model
 from common.errors import (
+    ContextWindowExceededError,
     InferenceError,
+    InputRejectedError,
     MalformedReplyError,
     StreamInterruptedError,
     backend_error,
@@ -24,8 +29,12 @@ from common.errors import (
 from common.i18n import DEFAULT_LANGUAGE, text
 from common.reasoning import ReplyDelta
 from common.settings import Settings
+from common.tool_calls import ToolCall
+from common.tools import Tool, ToolBox, ToolResult
 from common.ui import show_note, visitor_token
 from common.validation import Range, check_float, check_int, clean_text
+
+logger = logging.getLogger("common")
 
 # The API's default; the page shows it in the visitor's language.
 DEFAULT_SYSTEM_MESSAGE = text("chatbot_system_message_default", DEFAULT_LANGUAGE)
@@ -34,67 +43,219 @@ MAX_TOKENS = Range(minimum=1, maximum=4096, default=512)
 MAX_MESSAGE_CHARS = 16_000
 
 ChatOutput = str | list[dict[str, Any]]
-"""The reply so far. A reply with reasoning is a list of assistant messages: the reasoning, marked by
-its `metadata` title as Gradio's chat shows a thought, then the answer; a reply cut short ends with
-a note saying why, also titled, after the reply."""
+"""The reply so far. A reply of text alone is text. Otherwise it is a list of assistant messages, in
+the order they happened: the model's reasoning and each tool it called, marked by their `metadata`
+title as Gradio's chat shows a thought, pictures the tools returned, the answer; a reply cut short
+ends with a note saying why, also titled."""
+
+MAX_TOOL_ROUNDS = 5
+"""Rounds of tool calls in one reply; the model then answers with what they returned."""
+
+# A model or server that refused `tools` is sent plain chat for this long before it is offered tools
+# again (it may be redeployed with tool calling on).
+TOOLS_REFUSED_FOR = 600.0
+
+
+@dataclass
+class _Thought:
+    text: str
+    started: float
+    seconds: float | None = None
+
+
+@dataclass
+class _Step:
+    call: ToolCall
+    started: float
+    result: ToolResult | None = None
+    seconds: float | None = None
 
 
 class ShownReply:
-    """The reply as the visitor sees it while it streams: the model's reasoning, when it reasons, in
-    a message of its own that the page shows collapsible (pending while it is written, then done,
-    with the seconds from the request to the answer), then the answer.
+    """The reply as the visitor sees it while it streams, across every round of tool calls.
 
-    A reply without reasoning is shown as text, as it always was, so callers that read text keep
-    reading text.
+    Each round's reasoning, when the model reasons, is a message of its own that the page shows
+    collapsible (pending while it is written, then done, with the seconds from the round's start to
+    its answer); each tool call is a collapsible step (its arguments, then its result, and the
+    pictures it returned after it); then the answer. A reply of text alone is shown as text, as it
+    always was, so callers that read text keep reading text.
     """
 
     def __init__(self) -> None:
-        self.reasoning = ""
-        self.answer = ""
-        self._started = time.monotonic()
-        self._thought_for: float | None = None
+        self._parts: list[_Thought | _Step | dict[str, Any] | str] = []
+        self._round_started = time.monotonic()
+        self._shown: ChatOutput | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.answer and not self.reasoning.strip()
+        return not any(self._visible(part) for part in self._parts)
+
+    @property
+    def answer(self) -> str:
+        """The text of the current round: what the model wrote besides its reasoning and tool calls."""
+        return self._parts[-1] if self._parts and isinstance(self._parts[-1], str) else ""
+
+    def start_round(self) -> None:
+        """The model is asked again, with the results of the tools it called."""
+        self.finish_thinking()
+        self._round_started = time.monotonic()
 
     def add(self, delta: ReplyDelta) -> None:
+        last = self._parts[-1] if self._parts else None
         if delta.reasoning:
-            self.reasoning += delta.text
+            if isinstance(last, _Thought) and last.seconds is None:
+                last.text += delta.text
+            else:
+                self._parts.append(_Thought(delta.text, self._round_started))
             return
-        self.answer += delta.text
-        if self.reasoning.strip() and self.answer.strip():
+        if isinstance(last, str):
+            self._parts[-1] = last + delta.text
+            return
+        text = delta.text.lstrip() if isinstance(last, _Thought) else delta.text
+        # Beside a thought, the blank lines a server sends between reasoning and answer are no answer.
+        if text:
             self.finish_thinking()
+            self._parts.append(text)
 
     def finish_thinking(self) -> None:
-        """The reasoning is over: the answer began, or the reply ended without one."""
-        if self._thought_for is None:
-            self._thought_for = round(time.monotonic() - self._started, 1)
+        """The round's reasoning is over: the answer began, or the round ended without one."""
+        for part in self._parts:
+            if isinstance(part, _Thought) and part.seconds is None:
+                part.seconds = round(time.monotonic() - part.started, 1)
+
+    def call(self, call: ToolCall) -> _Step:
+        """Show a tool call as it starts; `done` shows its result."""
+        self.finish_thinking()
+        step = _Step(call, time.monotonic())
+        self._parts.append(step)
+        return step
+
+    @staticmethod
+    def done(step: _Step, result: ToolResult) -> None:
+        step.result, step.seconds = result, round(time.monotonic() - step.started, 1)
+
+    def note(self, title_key: str, content: str) -> None:
+        """A titled note in the reply: a fallback, a limit reached. The model never sees it."""
+        self._parts.append(titled(text(title_key), content))
 
     def output(self, note: dict[str, Any] | None = None) -> ChatOutput:
-        thought = self.reasoning.strip()
-        if not thought and note is None:
-            return self.answer
+        self._shown = self._output(note)
+        return self._shown
+
+    def last_output(self) -> ChatOutput | None:
+        """The reply as it ends, with its reasoning over; None when the visitor already sees that."""
+        self.finish_thinking()
+        final = self._output()
+        return None if final == self._shown else self.output()
+
+    def _output(self, note: dict[str, Any] | None = None) -> ChatOutput:
+        parts = [part for part in self._parts if self._visible(part)]
+        if note is None and all(isinstance(part, str) for part in parts):
+            return "".join(parts)  # type: ignore[arg-type]
         messages: list[dict[str, Any]] = []
-        if thought:
-            metadata: dict[str, Any] = {"title": text("chatbot_thinking_title"), "status": "pending"}
-            if self._thought_for is not None:
-                metadata.update(status="done", duration=self._thought_for)
-            messages.append({"role": "assistant", "content": thought, "metadata": metadata})
-        # Beside a thought, the blank lines a server sends between reasoning and answer are no answer.
-        answer = self.answer.lstrip() if thought else self.answer
-        if answer:
-            messages.append({"role": "assistant", "content": answer})
+        for part in parts:
+            if isinstance(part, str):
+                messages.append({"role": "assistant", "content": part})
+            elif isinstance(part, _Thought):
+                messages.append(_thought_message(part))
+            elif isinstance(part, _Step):
+                messages += _step_messages(part)
+            else:
+                messages.append(part)
         return messages if note is None else [*messages, note]
+
+    @staticmethod
+    def _visible(part: _Thought | _Step | dict[str, Any] | str) -> bool:
+        return bool(part.text.strip()) if isinstance(part, _Thought) else bool(part)
+
+
+def titled(title: str, content: str, **metadata: Any) -> dict[str, Any]:
+    """An assistant message the page shows as a titled, collapsible thought."""
+    return {"role": "assistant", "content": content, "metadata": {"title": title, **metadata}}
+
+
+def _thought_message(thought: _Thought) -> dict[str, Any]:
+    title = text("chatbot_thinking_title")
+    if thought.seconds is None:
+        return titled(title, thought.text.strip(), status="pending")
+    return titled(title, thought.text.strip(), status="done", duration=thought.seconds)
+
+
+def _step_messages(step: _Step) -> list[dict[str, Any]]:
+    """A tool call as a titled step (arguments, then result), then the pictures it returned."""
+    call, result = step.call, step.result
+    title = text("chatbot_tool_title", tool=call.name)
+    content = text("chatbot_tool_arguments", arguments=_shown_arguments(call.arguments))
+    if result is None:
+        return [titled(title, content, status="pending")]
+    content += "\n\n" + text("chatbot_tool_result", result=result.text)
+    metadata: dict[str, Any] = {"status": "done", "duration": step.seconds}
+    if result.failed:
+        metadata["log"] = text("chatbot_tool_failed")
+    message = titled(title, content, **metadata)
+    pictures = [
+        {"role": "assistant", "content": {"path": str(path), "meta": {"_type": "gradio.FileData"}}}
+        for path in result.images
+    ]
+    return [message, *pictures]
+
+
+def _shown_arguments(arguments: str) -> str:
+    """The arguments as indented JSON, or as the model wrote them when they are not JSON."""
+    try:
+        return json.dumps(json.loads(arguments), ensure_ascii=False, indent=2)
+    except ValueError:
+        return arguments
+
+
+def _asking(text_so_far: str, calls: list[ToolCall]) -> Message:
+    """The model's own turn that asked for `calls`, as the next request repeats it."""
+    asked = [call.as_message_part() for call in calls]
+    return {"role": "assistant", "content": text_so_far, "tool_calls": asked}
+
+
+class ToolsRefusedError(Exception):
+    """The server refused a request that offered tools (4xx): the reply goes on as plain chat."""
+
+    def __init__(self, error: InferenceError) -> None:
+        super().__init__(str(error))
+        self.reason: str = error.fields(None)["detail"]
+        """The server's own words: "HTTP 400: ..."."""
+
+
+class _RoundEnded(Exception):
+    """A round failed after the reply had begun; what arrived has been shown with a note."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one round sends the model."""
+
+    messages: list[Message]
+    temperature: float
+    max_tokens: int
+    tools: list[dict[str, Any]] | None
+    tool_choice: str | None
+    token: str | None
+
+    def without_tools(self) -> "_Request":
+        return replace(self, tools=None, tool_choice=None)
 
 
 class ChatTask:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tools: ToolBox | None = None) -> None:
         self.model = settings.chat.model
         self.models = offered_models(settings)
         self._backends = {
             model: chat_backend(with_chat_model(settings, model), show_note) for model in self.models
         }
+        self.tools = tools or ToolBox(settings.mcp_servers or (), show_note)
+        self._tools_refused_until: dict[str, float] = {}
+
+    @property
+    def offers_tools(self) -> bool:
+        """Whether any model here may be offered tools: there are servers, and a backend that calls them."""
+        return bool(self.tools.servers) and any(backend.calls_tools for backend in self._backends.values())
 
     def choose_model(self, model: str) -> str:
         """Pick the model that answers the next messages of this session.
@@ -117,14 +278,16 @@ class ChatTask:
         max_tokens: int = int(MAX_TOKENS.default),
         history: list[dict[str, Any]] | None = None,
         model: str | None = None,
+        use_tools: bool = True,
         oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
         """Answer a chat message, streaming the reply as it is generated.
 
-        Nothing is kept between calls: to continue a conversation, send it as `history`. A reply with
-        the model's reasoning ends as messages instead of text: the reasoning, titled, then the answer;
-        a reply cut short ends with a note saying why, also titled. Titled messages are left out of
-        `history` when it is sent back.
+        Nothing is kept between calls: to continue a conversation, send it as `history`. A reply of
+        text alone is text. A reply with the model's reasoning or with tool calls ends as messages
+        instead: each reasoning and each tool call (its arguments and result) in a titled message,
+        pictures a tool returned, then the answer; a reply cut short ends with a note saying why,
+        also titled. Titled messages are left out of `history` when it is sent back.
 
         Args:
             message: the user's message.
@@ -133,12 +296,20 @@ class ChatTask:
             max_tokens: the longest reply to generate, in tokens.
             history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text}.
             model: one of the offered models; by default the configured one.
+            use_tools: whether the model may call the tools of the app's MCP servers.
 
         Returns:
             the reply so far, growing as tokens arrive
         """
         async for output in self._reply(
-            message, check_history(history), system_message, temperature, max_tokens, model, oauth_token
+            message,
+            check_history(history),
+            system_message,
+            temperature,
+            max_tokens,
+            model,
+            use_tools,
+            oauth_token,
         ):
             yield output
 
@@ -150,6 +321,7 @@ class ChatTask:
         temperature: float = TEMPERATURE.default,
         max_tokens: int = int(MAX_TOKENS.default),
         model: str | None = None,
+        use_tools: bool = True,
         oauth_token: gr.OAuthToken | None = None,
     ) -> AsyncIterator[ChatOutput]:
         """The page's chat: `chat` with the history the page keeps for its visitor, where a message
@@ -161,17 +333,11 @@ class ChatTask:
         """
         try:
             async for output in self._reply(
-                message, history, system_message, temperature, max_tokens, model, oauth_token
+                message, history, system_message, temperature, max_tokens, model, use_tools, oauth_token
             ):
                 yield output
         except gr.Error as error:
-            yield [
-                {
-                    "role": "assistant",
-                    "content": error.message,
-                    "metadata": {"title": text("note_no_reply_title")},
-                }
-            ]
+            yield [titled(text("note_no_reply_title"), error.message)]
 
     async def _reply(
         self,
@@ -181,9 +347,11 @@ class ChatTask:
         temperature: float,
         max_tokens: int,
         model: str | None,
+        use_tools: bool,
         oauth_token: gr.OAuthToken | None,
     ) -> AsyncIterator[ChatOutput]:
-        backend = self._backends[self.choose_model(model or self.model)]
+        model = self.choose_model(model or self.model)
+        backend = self._backends[model]
         system_message = clean_text(
             system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
         )
@@ -197,38 +365,125 @@ class ChatTask:
             )
         except InferenceError as error:
             raise backend_error(error) from error
-        stream = backend.stream_reply(
-            messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
-        )
+        token = visitor_token(oauth_token)
+        tools = {tool.model_name: tool for tool in await self._tools_for(model, backend, use_tools)}
         reply = ShownReply()
+        for round_number in range(1, MAX_TOOL_ROUNDS + 2):
+            # The last request still offers the tools (servers refuse tool results without them) but
+            # forbids calling them, so the model answers with what they returned.
+            last_round = round_number > MAX_TOOL_ROUNDS
+            offered = [tool.spec() for tool in tools.values()] if self._offers_tools(model, tools) else None
+            calls: list[ToolCall] = []
+            choice = "none" if last_round else None
+            request = _Request(messages, temperature, max_tokens, offered, choice, token)
+            try:
+                async for output in self._round_or_plain(model, backend, request, reply, calls):
+                    yield output
+            except _RoundEnded:
+                return
+            if last_round:  # whether or not the model still asks, its calls are not run
+                reply.note("note_tool_rounds_title", text("note_tool_rounds", rounds=MAX_TOOL_ROUNDS))
+                break
+            if not calls:
+                break
+            messages = [*messages, _asking(reply.answer, calls)]
+            for call in calls:
+                step = reply.call(call)
+                yield reply.output()
+                reply.done(step, await self._run(tools, call, token))
+                yield reply.output()
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": step.result.text})
+            reply.start_round()
+        if reply.empty:
+            raise backend_error(MalformedReplyError(backend.where, phrase("detail_empty_stream")))
+        final = reply.last_output()
+        if final is not None:
+            yield final
+
+    def _offers_tools(self, model: str, tools: dict[str, Tool]) -> bool:
+        return bool(tools) and time.monotonic() >= self._tools_refused_until.get(model, 0.0)
+
+    async def _run(self, tools: dict[str, Tool], call: ToolCall, token: str | None) -> ToolResult:
+        tool = tools.get(call.name)
+        if tool is None:  # a model may make one up
+            unknown = text("chatbot_no_such_tool", tool=call.name, tools=", ".join(tools))
+            return ToolResult(unknown, failed=True)
+        return await self.tools.call(tool, call, token)
+
+    async def _round_or_plain(
+        self, model: str, backend: ChatBackend, request: _Request, reply: ShownReply, calls: list[ToolCall]
+    ) -> AsyncIterator[ChatOutput]:
+        """One round; if the server refuses it for its tools, a note and the same round as plain chat.
+        The refusal is remembered for a while, so later messages do not ask in vain first."""
         try:
-            async for delta in stream:
-                reply.add(delta)
+            async for output in self._round(backend, request, reply, calls):
+                yield output
+        except ToolsRefusedError as refusal:
+            self._tools_refused_until[model] = time.monotonic() + TOOLS_REFUSED_FOR
+            reason = refusal.reason
+            logger.warning("%s refused tools, so it chats without them: %s", backend.where, reason)
+            reply.note("note_tools_refused_title", text("note_tools_refused", error=reason))
+            async for output in self._round(backend, request.without_tools(), reply, calls):
+                yield output
+
+    async def _tools_for(self, model: str, backend: ChatBackend, use_tools: bool) -> list[Tool]:
+        """The tools offered to `model`: none when the visitor turned them off, the backend cannot
+        offer them, or the model refused them a short while ago."""
+        if not use_tools or not backend.calls_tools or not self.tools.servers:
+            return []
+        if time.monotonic() < self._tools_refused_until.get(model, 0.0):
+            return []
+        return await self.tools.tools()
+
+    async def _round(
+        self, backend: ChatBackend, request: _Request, reply: ShownReply, calls: list[ToolCall]
+    ) -> AsyncIterator[ChatOutput]:
+        """One request to the model: its reply streamed into `reply`, the tools it calls into `calls`.
+
+        Raises `ToolsRefusedError` when the server refused the request for its tools before writing
+        anything, and `_RoundEnded` once a failure that leaves something to show has been shown.
+        """
+        stream = backend.stream_reply(
+            request.messages,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            tools=request.tools,
+            tool_choice=request.tool_choice,
+            token=request.token,
+        )
+        started_empty = reply.empty
+        try:
+            async for item in stream:
+                if isinstance(item, ToolCall):
+                    calls.append(item)
+                    continue
+                reply.add(item)
                 if not reply.empty:
                     yield reply.output()
+        except InputRejectedError as error:
+            # A prompt over the window is refused with or without tools.
+            over_window = isinstance(error, ContextWindowExceededError)
+            if request.tools and not over_window and not calls and reply.answer == "":
+                raise ToolsRefusedError(error) from error
+            raise backend_error(error) from error
         except StreamInterruptedError as error:
             if reply.empty:
                 raise backend_error(error) from error
             report(error)
             reply.finish_thinking()
             # The visitor keeps what arrived, with a note the model will not see.
-            yield reply.output(
-                {
-                    "role": "assistant",
-                    "content": text(error.note_key, error=error.describe()),
-                    "metadata": {"title": text("note_reply_cut_title")},
-                }
-            )
-            return
+            note = text(error.note_key, error=error.describe())
+            yield reply.output(titled(text("note_reply_cut_title"), note))
+            raise _RoundEnded from error
         except InferenceError as error:
-            raise backend_error(error) from error
+            if started_empty:
+                raise backend_error(error) from error
+            # A later round failed: the steps the visitor has seen stay, with why there is no answer.
+            report(error)
+            yield reply.output(titled(text("note_no_reply_title"), backend_error(error).message))
+            raise _RoundEnded from error
         finally:
             await stream.aclose()
-        if reply.empty:
-            raise backend_error(MalformedReplyError(backend.where, phrase("detail_empty_stream")))
-        if not reply.answer:  # the model only thought: its thought is over all the same
-            reply.finish_thinking()
-            yield reply.output()
 
     @staticmethod
     async def _fit(

@@ -492,6 +492,8 @@ def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[ReplyDelt
 
 
 class LocalChat(LocalBackend):
+    calls_tools = False
+
     def load(self, source: str) -> ChatModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -512,9 +514,17 @@ class LocalChat(LocalBackend):
         return await self.run(count_chat_tokens, messages, kind="count", max_batch=TEXT_BATCH)
 
     async def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
+        self,
+        messages: list[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        token: Token = None,
     ) -> AsyncGenerator[ReplyDelta, None]:
-        """The reply as it is generated, on the model's thread; closing this generator stops it."""
+        """The reply as it is generated, on the model's thread; closing this generator stops it.
+        `tools` are never offered here (`calls_tools` is False)."""
         request = ReplyRequest(self.where, messages, temperature, max_tokens)
         seconds = GPU_SECONDS_TO_START + GPU_SECONDS_PER_CHAT_TOKEN * max_tokens
         pieces = self.worker().stream(Job(stream_reply, request, gpu_seconds=seconds))

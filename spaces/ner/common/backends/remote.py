@@ -52,6 +52,7 @@ from common.errors import (
 from common.images import EncodedImage
 from common.reasoning import ReplyDelta, ThinkTagSplitter
 from common.settings import ENDPOINT_VARIABLES, MODEL_VARIABLES, TaskSettings
+from common.tool_calls import ToolCall, ToolCallParts
 
 T = TypeVar("T")
 
@@ -414,6 +415,8 @@ class RemoteImageGenerator(RemoteBackend):
 
 
 class RemoteChat(RemoteBackend):
+    calls_tools = True
+
     def __init__(self, config: TaskSettings, token: str | None, notify: Notifier = log_note) -> None:
         super().__init__(config, token, notify)
         self._reported_window: int | None = None
@@ -453,10 +456,19 @@ class RemoteChat(RemoteBackend):
         return sum(estimate_tokens(message["content"]) + 4 for message in messages)
 
     async def stream_reply(
-        self, messages: list[Message], *, temperature: float, max_tokens: int, token: Token = None
-    ) -> AsyncGenerator[ReplyDelta, None]:
+        self,
+        messages: list[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        token: Token = None,
+    ) -> AsyncGenerator[ReplyDelta | ToolCall, None]:
         """Stream deltas over a connection owned by this reply, reasoning apart from the answer
-        whichever way the server sends it (`reasoning_deltas`).
+        whichever way the server sends it (`reasoning_deltas`), then the tools the model calls, if
+        it was offered `tools` (OpenAI function specs) and calls any, each whole once the stream ends.
+        `tool_choice` "none" forbids calling them.
 
         The client's exit stack keeps every stream it opened until the client closes, so a
         long-lived client would keep a stopped reply's connection open and the server would go on
@@ -473,20 +485,25 @@ class RemoteChat(RemoteBackend):
                     stream=True,
                     temperature=temperature,
                     max_tokens=max_tokens,
+                    tools=tools or None,  # type: ignore[arg-type]
+                    tool_choice=tool_choice if tools else None,  # type: ignore[arg-type]
                 ),
             )
             finish_reason, choices_seen = None, False
-            content = ThinkTagSplitter()
+            content, tool_calls = ThinkTagSplitter(), ToolCallParts()
             try:
                 async for chunk in stream:
                     if not chunk.choices:
                         continue
                     choices_seen = True
-                    for delta in reasoning_deltas(chunk.choices[0].delta, content):
-                        yield delta
+                    delta = chunk.choices[0].delta
+                    for reply_delta in reasoning_deltas(delta, content):
+                        yield reply_delta
+                    for tool_call_delta in delta.tool_calls or ():
+                        tool_calls.add(tool_call_delta)
                     finish_reason = chunk.choices[0].finish_reason or finish_reason
-                for delta in content.close():
-                    yield delta
+                for reply_delta in content.close():
+                    yield reply_delta
             # huggingface_hub raises an error event of the stream (`{"error": ...}`) as a
             # TextGenerationError holding the event's value; chat completions raise it for nothing else.
             except TextGenerationError as error:
@@ -504,6 +521,8 @@ class RemoteChat(RemoteBackend):
                 raise StreamEndedEarlyError(self.where, phrase("detail_no_finish_reason"))
             if finish_reason == "length":
                 raise ReplyAtTokenLimitError(self.where, max_tokens)
+            for call in tool_calls.calls():
+                yield call
 
     def _error_event(self, error: TextGenerationError, token: str | None) -> InferenceError:
         """The failure for an error the server sent inside a stream it began with 200, in its words.
