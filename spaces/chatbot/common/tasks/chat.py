@@ -5,6 +5,7 @@ Annotations here are evaluated, not postponed: `gr.api` reads them to describe t
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -50,6 +51,8 @@ ends with a note saying why, also titled."""
 
 MAX_TOOL_ROUNDS = 5
 """Rounds of tool calls in one reply; the model then answers with what they returned."""
+MAX_CALLS_PER_ROUND = 5
+"""Tool calls run in one round; the model reads that any more were not run."""
 
 # A model or server that refused `tools` is sent plain chat for this long before it is offered tools
 # again (it may be redeployed with tool calling on).
@@ -185,10 +188,10 @@ def _step_messages(step: _Step) -> list[dict[str, Any]]:
     """A tool call as a titled step (arguments, then result), then the pictures it returned."""
     call, result = step.call, step.result
     title = text("chatbot_tool_title", tool=call.name)
-    content = text("chatbot_tool_arguments", arguments=_shown_arguments(call.arguments))
+    content = text("chatbot_tool_arguments", arguments=fenced(_shown_arguments(call.arguments), "json"))
     if result is None:
         return [titled(title, content, status="pending")]
-    content += "\n\n" + text("chatbot_tool_result", result=result.text)
+    content += "\n\n" + text("chatbot_tool_result", result=fenced(result.text))
     metadata: dict[str, Any] = {"status": "done", "duration": step.seconds}
     if result.failed:
         metadata["log"] = text("chatbot_tool_failed")
@@ -198,6 +201,15 @@ def _step_messages(step: _Step) -> list[dict[str, Any]]:
         for path in result.images
     ]
     return [message, *pictures]
+
+
+def fenced(content: str, language: str = "") -> str:
+    """`content` as a Markdown code block it cannot close: a tool's result is anyone's text (a web
+    page, a document), and out of its block it could show an image from any address, which the
+    visitor's browser would fetch. The fence is longer than any run of backticks inside."""
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{content}\n{fence}"
 
 
 def _shown_arguments(arguments: str) -> str:
@@ -387,10 +399,10 @@ class ChatTask:
             if not calls:
                 break
             messages = [*messages, _asking(reply.answer, calls)]
-            for call in calls:
+            for number, call in enumerate(calls, start=1):
                 step = reply.call(call)
                 yield reply.output()
-                reply.done(step, await self._run(tools, call, token))
+                reply.done(step, await self._run(tools, call, number, token))
                 yield reply.output()
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": step.result.text})
             reply.start_round()
@@ -403,7 +415,11 @@ class ChatTask:
     def _offers_tools(self, model: str, tools: dict[str, Tool]) -> bool:
         return bool(tools) and time.monotonic() >= self._tools_refused_until.get(model, 0.0)
 
-    async def _run(self, tools: dict[str, Tool], call: ToolCall, token: str | None) -> ToolResult:
+    async def _run(
+        self, tools: dict[str, Tool], call: ToolCall, number: int, token: str | None
+    ) -> ToolResult:
+        if number > MAX_CALLS_PER_ROUND:
+            return ToolResult(text("chatbot_tool_not_run", calls=MAX_CALLS_PER_ROUND), failed=True)
         tool = tools.get(call.name)
         if tool is None:  # a model may make one up
             unknown = text("chatbot_no_such_tool", tool=call.name, tools=", ".join(tools))
