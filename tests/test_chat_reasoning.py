@@ -213,3 +213,23 @@ def test_locally_a_template_that_thinks_shows_the_reasoning_apart(tiny_models: T
     assert thinking(outputs[0])["metadata"]["status"] == "pending"
     contents = [message["content"] for message in again]
     assert contents == [THINKING_REASONING, THINKING_ANSWER], "a later turn is answered the same way"
+
+
+@pytest.mark.local
+@pytest.mark.usefixtures("hub_offline")
+def test_locally_a_reply_cut_while_thinking_keeps_the_thought_with_a_note_saying_why(tiny_models: TinyModels):
+    from testing.tiny_models import THINKING_REASONING
+
+    settings = settings_from({"INFERENCE_BACKEND": "local", "CHAT_MODEL": str(tiny_models.chat_thinking)})
+    with running_app("chatbot", settings) as local:
+        reply = local.predict("Hello", SYSTEM, 0.7, 3, api_name="/chat")
+
+    thought, note = reply
+    assert THINKING_REASONING.startswith(thought["content"].strip())
+    assert thought["metadata"]["status"] == "done"
+    assert note == {
+        "role": "assistant",
+        "content": "The reply reached its limit of 3 tokens. For a longer reply, raise Max new tokens under "
+        "Advanced options and press retry.",
+        "metadata": {"title": CUT_TITLE},
+    }

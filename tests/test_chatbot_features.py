@@ -446,5 +446,8 @@ def test_locally_a_model_that_refuses_system_messages_still_answers_one(tiny_mod
     with running_app("chatbot", settings) as chatbot:
         reply = chatbot.predict("Hello", SYSTEM, 0.7, 4, api_name="/chat")
 
-    # Random weights write random text; what matters is that text came back, not the template's error.
-    assert isinstance(reply, str) and reply
+    # Random weights write random text up to the limit; what matters is that text came back, not the
+    # template's error.
+    answer, note = reply
+    assert answer["content"]
+    assert note["content"].startswith("The reply reached its limit of 4 tokens.")

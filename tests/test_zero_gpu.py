@@ -12,6 +12,7 @@ import spaces
 from common.backends import local, zero_gpu
 from common.backends.base import ImageRequest
 from common.backends.model_worker import ModelCache
+from common.errors import ReplyAtTokenLimitError
 from common.reasoning import ReplyDelta
 from scripts.serve import load_app
 from testing.apps import settings_from
@@ -96,11 +97,16 @@ def test_an_image_asks_for_gpu_time_by_its_steps_and_size(tiny_models, on_zero_g
 def test_a_chat_reply_streams_from_the_gpu_process_with_time_for_its_tokens(tiny_models, on_zero_gpu):
     chat = local.LocalChat(settings(tiny_models).chat)
 
-    async def reply() -> list[ReplyDelta]:
-        stream = chat.stream_reply([{"role": "user", "content": "Hello"}], temperature=0.7, max_tokens=6)
-        return [piece async for piece in stream]
+    pieces: list[ReplyDelta] = []
 
-    pieces = asyncio.run(reply())
+    async def reply() -> None:
+        stream = chat.stream_reply([{"role": "user", "content": "Hello"}], temperature=0.7, max_tokens=6)
+        async for piece in stream:
+            pieces.append(piece)
+
+    # Random weights never end their turn: the reply streams to its limit, which it reports.
+    with pytest.raises(ReplyAtTokenLimitError):
+        asyncio.run(reply())
 
     assert pieces and all(isinstance(piece, ReplyDelta) and not piece.reasoning for piece in pieces)
     assert on_zero_gpu == [("stream", "stream_reply", 10.6)]

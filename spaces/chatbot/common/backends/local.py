@@ -27,7 +27,13 @@ from common.backends.base import ImageRequest, StepCallback, Token
 from common.backends.hub_access import model_source
 from common.backends.model_worker import MODELS, Job, ModelWorker
 from common.chat import Message, fold_system_message
-from common.errors import InferenceError, LocalRuntimeError, StreamInterruptedError, phrase
+from common.errors import (
+    InferenceError,
+    LocalRuntimeError,
+    ReplyAtTokenLimitError,
+    StreamInterruptedError,
+    phrase,
+)
 from common.images import EncodedImage
 from common.reasoning import OPEN_TAG, ReplyDelta, ThinkTagSplitter
 from common.settings import Settings, Task, TaskSettings
@@ -438,7 +444,8 @@ def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[ReplyDelt
 
     Closing the generator (the visitor pressed stop) ends generation at the next token instead of
     letting the model run to `max_tokens` for nobody; a generation that dies, of anything, ends the
-    stream at once with its own error.
+    stream at once with its own error; one that stops at `max_tokens` rather than at its end of turn
+    says so, as a server's `finish_reason: "length"` does.
     """
     from transformers import StoppingCriteria, TextIteratorStreamer
 
@@ -459,15 +466,20 @@ def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[ReplyDelt
         loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TOKEN_TIMEOUT
     )
 
+    at_limit: list[bool] = []
+
     def generate() -> None:
         try:
-            loaded.model.generate(
+            output = loaded.model.generate(
                 **prompt,
                 streamer=streamer,
                 max_new_tokens=request.max_tokens,
                 do_sample=True,
                 temperature=request.temperature,
                 stopping_criteria=[StopWhenAsked()],
+            )
+            at_limit.append(
+                reached_token_limit(loaded, output, prompt["input_ids"].shape[-1], request.max_tokens)
             )
         except BaseException as error:
             failures.append(error)
@@ -489,6 +501,15 @@ def stream_reply(loaded: ChatModel, request: ReplyRequest) -> Iterator[ReplyDelt
         thread.join(timeout=STREAM_TOKEN_TIMEOUT)  # the model is free before the next call uses it
     if failures:
         raise failures[0]
+    if at_limit == [True]:
+        raise ReplyAtTokenLimitError(request.where, request.max_tokens)
+
+
+def reached_token_limit(loaded: ChatModel, output: Any, prompt_length: int, max_tokens: int) -> bool:
+    """Whether generation wrote `max_tokens` and its last token does not end the turn."""
+    eos = loaded.model.generation_config.eos_token_id
+    ends_turn = {eos} if isinstance(eos, int) else set(eos or ())
+    return output.shape[-1] - prompt_length >= max_tokens and int(output[0, -1]) not in ends_turn
 
 
 class LocalChat(LocalBackend):
