@@ -22,6 +22,7 @@ from common.errors import (
     user_error,
 )
 from common.i18n import DEFAULT_LANGUAGE, text
+from common.pictures import Content, MultimodalMessage, Sight, read_pictures, refused_pictures, user_content
 from common.reasoning import ReplyDelta
 from common.settings import Settings
 from common.ui import show_note, visitor_token
@@ -95,6 +96,10 @@ class ChatTask:
         self._backends = {
             model: chat_backend(with_chat_model(settings, model), show_note) for model in self.models
         }
+        # Whether each model sees pictures, so one it cannot see is refused before any call.
+        self._sights = {
+            model: Sight.of(with_chat_model(settings, model), self.models) for model in self.models
+        }
 
     def choose_model(self, model: str) -> str:
         """Pick the model that answers the next messages of this session.
@@ -111,7 +116,7 @@ class ChatTask:
 
     async def chat(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
         max_tokens: int = int(MAX_TOKENS.default),
@@ -127,11 +132,15 @@ class ChatTask:
         `history` when it is sent back.
 
         Args:
-            message: the user's message.
+            message: the user's message: its text, or {"text": ..., "files": [...]} with up to 4
+                pictures, each uploaded to this app (gradio_client's handle_file) or a data: URL
+                ("data:image/png;base64,..."), for a model that sees pictures.
             system_message: instructions that frame the assistant's behaviour.
             temperature: sampling temperature (0.1-1); higher is more varied.
             max_tokens: the longest reply to generate, in tokens.
-            history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text}.
+            history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text};
+                a user's pictures as parts of the content, {"type": "file", "file": <uploaded file>}
+                or {"type": "image_url", "image_url": {"url": "data:..."}}, before a text part.
             model: one of the offered models; by default the configured one.
 
         Returns:
@@ -144,7 +153,7 @@ class ChatTask:
 
     async def page_chat(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         history: list[dict[str, Any]],
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
@@ -175,7 +184,7 @@ class ChatTask:
 
     async def _reply(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         history: list[dict[str, Any]],
         system_message: str,
         temperature: float,
@@ -183,20 +192,21 @@ class ChatTask:
         model: str | None,
         oauth_token: gr.OAuthToken | None,
     ) -> AsyncIterator[ChatOutput]:
-        backend = self._backends[self.choose_model(model or self.model)]
+        model = self.choose_model(model or self.model)
+        backend = self._backends[model]
         system_message = clean_text(
             system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
         )
-        message = clean_text(message, what="field_message", max_chars=MAX_MESSAGE_CHARS)
+        content = user_content(message, max_chars=MAX_MESSAGE_CHARS)
         temperature = check_float(temperature, name="temperature", allowed=TEMPERATURE)
         max_tokens = check_int(max_tokens, name="max_tokens", allowed=MAX_TOKENS)
 
+        earlier = self._sights[model].admit(content, normalize_history(history))
         try:
-            messages = await self._fit(
-                backend, system_message, normalize_history(history), message, max_tokens
-            )
+            messages = await self._fit(backend, system_message, earlier, content, max_tokens)
         except InferenceError as error:
             raise backend_error(error) from error
+        messages = await read_pictures(messages)
         stream = backend.stream_reply(
             messages, temperature=temperature, max_tokens=max_tokens, token=visitor_token(oauth_token)
         )
@@ -221,7 +231,7 @@ class ChatTask:
             )
             return
         except InferenceError as error:
-            raise backend_error(error) from error
+            raise backend_error(refused_pictures(error, messages)) from error
         finally:
             await stream.aclose()
         if reply.empty:
@@ -232,7 +242,7 @@ class ChatTask:
 
     @staticmethod
     async def _fit(
-        backend: ChatBackend, system_message: str, history: list[Message], message: str, max_tokens: int
+        backend: ChatBackend, system_message: str, history: list[Message], message: Content, max_tokens: int
     ) -> list[Message]:
         """The messages to send, leaving room for the reply in the model's context window; the visitor
         is told when the oldest turns had to be left out."""
