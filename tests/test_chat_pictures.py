@@ -102,9 +102,13 @@ def test_a_picture_alone_is_a_message_and_several_go_in_order(chatbot, server, t
     assert [part["type"] for part in sent(server)[-1]["content"]] == ["image_url", "image_url"]
 
 
-def test_four_values_get_what_they_got_before(chatbot, server):
+def test_four_values_get_what_they_got_before_and_a_message_without_files_is_text(chatbot, server):
     assert chatbot.predict("hello", SYSTEM, 0.7, 64, api_name="/chat") == "You said: hello (turn 1)"
-    assert sent(server) == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hello"}]
+    assert chatbot.predict({"text": "hi", "files": []}, SYSTEM, api_name="/chat") == "You said: hi (turn 1)"
+    assert [request.json["messages"] for request in server.requests_for("chat")] == [
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hello"}],
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}],
+    ]
 
 
 def test_a_large_photo_is_sent_scaled_to_about_a_megapixel(chatbot, server, tmp_path):

@@ -665,3 +665,15 @@ def test_a_fifo_in_the_upload_folder_never_holds_a_chat_reply(apps, server):
     hostile.join(30)
     assert not hostile.is_alive(), "the hostile call never ended"
     assert NOT_UPLOADED in results["hostile"].message
+
+
+def test_over_mcp_a_chat_picture_comes_as_a_data_url(apps, server):
+    url = f"{apps['chatbot'].rstrip('/')}/gradio_api/mcp/"
+    picture = picture_data_url(Image.new("RGB", (20, 10), (0, 200, 0)))
+
+    result = asyncio.run(mcp_call(url, "chat", {"message": {"text": "what is this?", "files": [picture]}}))
+
+    assert not result.isError, result.content
+    assert result.content[0].text == "You said: what is this? (turn 1, 1 picture)"
+    [request] = server.requests_for("chat")
+    assert request.json["messages"][-1]["content"][0] == {"type": "image_url", "image_url": {"url": picture}}
