@@ -89,33 +89,47 @@ def read_image_file(path: Path) -> EncodedImage:
         if not stat.S_ISREG(status.st_mode):
             raise user_error("image_not_uploaded")
         if status.st_size > MAX_IMAGE_BYTES:
-            raise _too_heavy(status.st_size)
+            raise too_heavy(status.st_size)
         with os.fdopen(descriptor, "rb", closefd=False) as file:
             data = file.read(MAX_IMAGE_BYTES + 1)
     finally:
         os.close(descriptor)
     if len(data) > MAX_IMAGE_BYTES:  # it grew after the check
-        raise _too_heavy(len(data))
-    _check_header(data)
+        raise too_heavy(len(data))
+    check_header(data)
     return EncodedImage(path, data)
 
 
-def _check_header(data: bytes) -> None:
-    """Read only the header: a bomb is refused before a single pixel is decoded."""
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image's header says: its format as Pillow names it ("PNG", "JPEG", ...) and its size."""
+
+    format: str
+    width: int
+    height: int
+
+
+def check_header(data: bytes) -> ImageHeader:
+    """Read only the header: a bomb is refused before a single pixel is decoded.
+
+    For image bytes that came as they are rather than as a file (a `data:` URL), the checks of an
+    upload besides its size: an image Pillow reads, of a sane number of pixels.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
+                header = ImageHeader(image.format or "", *image.size)
     except Image.DecompressionBombError:
         raise _too_large(text("image_too_many_pixels")) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise user_error("image_unreadable") from None
-    if width * height > MAX_IMAGE_PIXELS:
-        raise _too_large(text("image_pixels", width=width, height=height))
+    if header.width * header.height > MAX_IMAGE_PIXELS:
+        raise _too_large(text("image_pixels", width=header.width, height=header.height))
+    return header
 
 
-def _too_heavy(size: int) -> Exception:
+def too_heavy(size: int) -> Exception:
     return user_error("image_too_heavy", megabytes=size / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
 
 

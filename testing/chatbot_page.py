@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gradio_client import Client
@@ -27,10 +28,15 @@ class ChatbotPage:
 
     @property
     def conversation(self) -> list[tuple[str, str]]:
-        return [(message["role"], message["content"][0]["text"]) for message in self.values[self.chatbot]]
+        """Each message's role and text (its pictures aside)."""
+        return [
+            (message["role"], "".join(part["text"] for part in message["content"] if part["type"] == "text"))
+            for message in self.values[self.chatbot]
+        ]
 
-    def send(self, text: str) -> None:
-        self.values[self.message_box] = text
+    def send(self, text: str, files: Sequence[dict[str, Any]] = ()) -> None:
+        """Send a message, with files as gradio_client's `handle_file` names them."""
+        self.values[self.message_box] = {"text": text, "files": list(files)}
         self.fire(self.message_box, "submit")
 
     def fire(self, component: int, event: str) -> None:

@@ -310,11 +310,50 @@ def image_color_for(prompt: str, seed: int | None) -> tuple[int, int, int]:
 
 
 def chat_reply_for(messages: Sequence[Mapping[str, Any]]) -> str:
-    """Echoes the last user message and counts user turns, so multi-turn history is visible."""
+    """Echoes the last user message and counts user turns, so multi-turn history is visible; and the
+    pictures of the whole request, when it has any: "You said: what is this? (turn 1, 1 picture)"."""
     user_messages = [message for message in messages if message.get("role") == "user"]
     if not user_messages:
         raise _BadRequest("messages must contain at least one user message")
-    return f"You said: {_message_text(user_messages[-1])} (turn {len(user_messages)})"
+    pictures = len(received_pictures(messages))
+    seen = f", {pictures} picture{'s' if pictures > 1 else ''}" if pictures else ""
+    words = _message_text(user_messages[-1])
+    said = f"You said: {words}" if words else "You said nothing"
+    return f"{said} (turn {len(user_messages)}{seen})"
+
+
+@dataclass(frozen=True)
+class ReceivedPicture:
+    """A picture a chat request carried, as an `image_url` part with a `data:` URL."""
+
+    mime_type: str
+    data: bytes
+
+    def decode(self) -> Image.Image:
+        with Image.open(io.BytesIO(self.data)) as image:
+            image.load()
+            return image.copy()
+
+
+def received_pictures(messages: Sequence[Mapping[str, Any]]) -> list[ReceivedPicture]:
+    """The pictures of a chat request's messages, in order. Only a base64 `data:` URL is a picture
+    here; a URL or a path is refused as a client error, so no test passes that sent one."""
+    pictures = []
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if not isinstance(part, dict) or part.get("type") != "image_url":
+                continue
+            url = _field(part.get("image_url"), "url")
+            header, _, encoded = url.partition(",") if isinstance(url, str) else ("", "", "")
+            if not (header.startswith("data:") and header.endswith(";base64")):
+                raise _BadRequest(f"image_url must be a base64 data: URL, not {str(url)[:40]!r}")
+            try:
+                data = base64.b64decode(encoded, validate=True)
+            except binascii.Error:
+                raise _BadRequest("image_url holds no valid base64") from None
+            pictures.append(ReceivedPicture(header.removeprefix("data:").removesuffix(";base64"), data))
+    return pictures
 
 
 def chat_tokens(reply: str) -> list[str]:
@@ -438,6 +477,7 @@ RESETTABLE = (
     "reasoning",
     "tool_rounds",
     "refuse_tools",
+    "refuse_pictures",
 )
 
 
@@ -455,6 +495,8 @@ class InferenceTestServer:
     Offered `tools`, the model calls those the last user message asks for ("call NAME {...}") for
     `tool_rounds` rounds, then answers with their results (`chat_reply_with_tools`); `refuse_tools`
     makes it refuse any request with tools, as vLLM does when started without tool calling.
+    `refuse_pictures` makes it answer a chat request with pictures as vLLM serving a text-only model
+    does: HTTP 400, "<model> is not a multimodal model".
     """
 
     def __init__(
@@ -473,6 +515,7 @@ class InferenceTestServer:
         reasoning: ReasoningShape | None = None,
         tool_rounds: int = 1,
         refuse_tools: bool = False,
+        refuse_pictures: bool = False,
     ) -> None:
         self.required_token = required_token
         self.latency = latency
@@ -483,6 +526,7 @@ class InferenceTestServer:
         self.reasoning = reasoning
         self.tool_rounds = tool_rounds
         self.refuse_tools = refuse_tools
+        self.refuse_pictures = refuse_pictures
         self.gazetteer = dict(gazetteer)
         self.server_kind = server_kind
         self.context_window = context_window
@@ -838,6 +882,11 @@ class InferenceTestServer:
         messages = payload.get("messages") if isinstance(payload, dict) else None
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise _BadRequest("body must be a JSON object with a non-empty list of messages")
+        if self.refuse_pictures and received_pictures(messages):
+            # vLLM's error body, as its OpenAI-compatible server answers a model without a vision tower.
+            reason = f"{_requested_model(request)} is not a multimodal model"
+            error = {"object": "error", "message": reason, "type": "BadRequestError", "code": 400}
+            return JSONResponse(error, status_code=400)
         tools = payload.get("tools")
         if tools and self.refuse_tools:
             refusal = {"message": TOOLS_REFUSED, "type": "BadRequestError", "param": None, "code": 400}
@@ -1006,7 +1055,8 @@ def _message_text(message: Mapping[str, Any]) -> str:
     """Message content as text, whether a string or a list of OpenAI content parts."""
     content = message.get("content")
     if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        texts = [part for part in content if isinstance(part, dict) and part.get("type", "text") == "text"]
+        return " ".join(part.get("text", "") for part in texts)
     return content if isinstance(content, str) else ""
 
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import huggingface_hub.constants  # noqa: E402
 import pytest  # noqa: E402
+from huggingface_hub.inference._providers import CONVERSATIONAL_AUTO_ROUTER  # noqa: E402
 
 from common.settings import Settings  # noqa: E402
 from scripts import serve  # noqa: E402
@@ -103,6 +104,19 @@ def server(inference_server: InferenceTestServer) -> Iterator[InferenceTestServe
     inference_server.reset()
     yield inference_server
     inference_server.reset_faults()
+
+
+@pytest.fixture
+def routed_to_test_server(
+    server: InferenceTestServer, monkeypatch: pytest.MonkeyPatch
+) -> InferenceTestServer:
+    """Hugging Face's chat router, stood in for by the test server.
+
+    Calls by hub id go to the router, which picks a provider for the model named in the payload;
+    here they reach the test server instead, so the model a visitor picked can be read off the request.
+    """
+    monkeypatch.setattr(CONVERSATIONAL_AUTO_ROUTER, "base_url", server.endpoint("chat"))
+    return server
 
 
 # The browser tests' fixtures: a module's Chromium, a fresh page for each test, and the apps it opens.

@@ -11,7 +11,9 @@ import pytest
 import yaml
 from gradio_client import Client
 
-from testing.apps import running_app
+from common.settings import Settings
+from testing.apps import running_app, settings_from
+from testing.inference_server import InferenceTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ("summarize", "ner", "caption", "imagegen", "game", "chatbot")
@@ -42,3 +44,11 @@ def card(space: str) -> dict[str, Any]:
     metadata = yaml.safe_load(match.group(1))
     assert isinstance(metadata, dict)
     return metadata
+
+
+def hub_settings(server: InferenceTestServer, **extra: str) -> Settings:
+    """Chat through Hugging Face's routing (no endpoint URL), every other task at the test server."""
+    from tests.conftest import TEST_TOKEN
+
+    environ = {name: value for name, value in server.env().items() if name != "HF_API_CHAT_BASE"}
+    return settings_from({**environ, "HF_TOKEN": TEST_TOKEN, **extra})

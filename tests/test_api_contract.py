@@ -148,12 +148,7 @@ MALFORMED_CALLS = [
     ("caption", "caption", [["a", "list"]], NOT_A_FILE + "a list."),
     ("imagegen", "generate", ["a fox", "", 2.5, 7, 64, 64, 1], "steps must be a whole number, not 2.5."),
     ("imagegen", "generate", ["a fox", "", 2, True, 64, 64, 1], "guidance must be a number, not true."),
-    (
-        "chatbot",
-        "chat",
-        [{"text": "hi"}, "", 0.7, 64, None, None],
-        'message must be text, not {"text": "hi"}.',
-    ),
+    ("chatbot", "chat", [["hi"], "", 0.7, 64, None, None], 'message must be text, not ["hi"].'),
     ("chatbot", "chat", ["hi", "", 0.7, 64, "earlier", None], 'history must be a list, not "earlier".'),
 ]
 

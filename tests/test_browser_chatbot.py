@@ -1,7 +1,7 @@
 """The chatbot's features in headless Chromium, used as a person would: retry, undo and edit, code
 blocks with a copy button, the model picker, the note when old turns are left out, conversations
-kept across a reload, the page in Chinese, and a model's reasoning shown apart from its answer
-(also on a tiny local model whose chat template thinks).
+kept across a reload, the page in Chinese, a model's reasoning shown apart from its answer
+(also on a tiny local model whose chat template thinks), and a question about an attached picture.
 
 The app runs alone, chatting through Hugging Face's routing (so the picker offers every model), with
 the router stood in for by the test inference server: the model a person picks is read off the request.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from huggingface_hub.inference._providers import CONVERSATIONAL_AUTO_ROUTER
@@ -34,7 +35,8 @@ from testing.browser import (
     refuse_off_machine,
     screenshot,
 )
-from testing.inference_server import InferenceTestServer, RecordedRequest
+from testing.inference_server import InferenceTestServer, ReceivedPicture, RecordedRequest, received_pictures
+from tests.harness import ROOT
 
 if not PLAYWRIGHT_MISSING:
     from playwright.sync_api import Browser, Locator, Page, expect
@@ -284,3 +286,61 @@ def test_locally_a_model_that_thinks_shows_its_reasoning_apart(browser: Browser,
             assert "think>" not in chat.conversation.inner_text()
     finally:
         demo.close()
+
+
+VISION_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+LION = ROOT / "spaces" / "caption" / "examples" / "lion.jpg"
+
+
+def attach(page: Page, picture: Path) -> None:
+    """Attach a picture to the message through the box's file dialog, as a person does, and wait until
+    it is uploaded: its thumbnail is shown."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach a picture").click()
+    chooser.value.set_files(picture)
+    expect(page.get_by_role("listitem", name="File thumbnail").locator("img")).to_be_visible()
+
+
+def test_a_question_about_a_picture_reaches_a_model_that_sees_it(page: Page, server: InferenceTestServer):
+    chat = Chat(page)
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name=VISION_MODEL).click()
+
+    attach(page, LION)
+    chat.message_box.fill("What animal is this?")
+    chat.message_box.press("Enter")
+
+    expect(chat.replies.last).to_have_text(
+        "You said: What animal is this? (turn 1, 1 picture)", timeout=RESULT_TIMEOUT
+    )
+    expect(chat.questions.first.locator("img")).to_be_visible()
+    [asked] = chat_requests(server, 1)
+    assert asked.json["model"] == VISION_MODEL
+    assert received_pictures(asked.json["messages"]) == [ReceivedPicture("image/jpeg", LION.read_bytes())]
+    screenshot(page, "chatbot-picture")
+
+    chat.message_box.fill("Where does it live?")
+    chat.message_box.press("Enter")
+
+    expect(chat.replies.last).to_have_text(
+        "You said: Where does it live? (turn 2, 1 picture)", timeout=RESULT_TIMEOUT
+    )
+
+
+def test_a_picture_alone_can_be_sent_and_a_text_only_model_says_it_cannot_see_it(
+    page: Page, server: InferenceTestServer
+):
+    chat = Chat(page)
+    send = page.locator(".chat-message-box").get_by_role("button", name="Submit")
+    expect(send).to_be_disabled()
+
+    attach(page, LION)
+
+    expect(send).to_be_enabled()
+    send.click()
+    expect(chat.conversation.get_by_text("reads text only: it cannot see pictures")).to_be_visible(
+        timeout=RESULT_TIMEOUT
+    )
+    expect(chat.conversation).to_contain_text(f"Pick a model that sees them ({VISION_MODEL})")
+    expect(chat.message_box).to_be_editable(timeout=RESULT_TIMEOUT)
+    assert server.requests_for("chat") == []

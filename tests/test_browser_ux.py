@@ -99,7 +99,8 @@ class Chat:
     def __init__(self, page: Page, message: str = "Message", title: str = "Chatbot") -> None:
         self.page = page
         open_app(page, "chatbot", title)
-        # A refused message's reason joins the box's name ("Message Type a message first.").
+        # A refused message's reason joins the box's name ("Message Type a message or attach a
+        # picture first.").
         self.message_box = page.get_by_role("textbox", name=re.compile(f"^{message}"))
         self.conversation = page.get_by_role("log", name="chatbot conversation")
         self.questions = self.conversation.get_by_test_id("user")
@@ -138,7 +139,7 @@ def test_enter_on_an_empty_message_box_leaves_the_chat_ready(page: Page):
 
     chat.message_box.press("Enter")
 
-    expect(page.get_by_text("Type a message first.")).to_be_visible()
+    expect(page.get_by_text("Type a message or attach a picture first.")).to_be_visible()
     chat.expect_ready()
     expect(chat.questions).to_have_count(0)
     chat.message_box.fill("hello")

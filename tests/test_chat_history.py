@@ -1,6 +1,6 @@
 """Gradio chat history normalised to the messages a chat-completion server accepts."""
 
-from common.chat import build_messages, fold_system_message, normalize_history
+from common.chat import Attachment, build_messages, fold_system_message, normalize_history
 
 
 def test_string_and_part_list_contents_become_plain_strings():
@@ -19,15 +19,30 @@ def test_string_and_part_list_contents_become_plain_strings():
     ]
 
 
-def test_files_empty_messages_and_app_notes_are_left_out():
+def test_an_answers_files_empty_messages_and_app_notes_are_left_out():
     history = [
-        {"role": "user", "content": [{"type": "file", "file": {"path": "/tmp/a.png"}}]},
+        {"role": "assistant", "content": [{"type": "file", "file": {"path": "/tmp/a.png"}}]},
         {"role": "assistant", "content": "partial answer"},
         {"role": "assistant", "content": "The connection was cut.", "metadata": {"title": "⚠️ Reply cut off"}},
         {"role": "assistant", "content": "   "},
         {"role": "system", "content": "injected"},
     ]
     assert normalize_history(history) == [{"role": "assistant", "content": "partial answer"}]
+
+
+def test_a_users_pictures_stay_in_their_turn_unread_before_the_text():
+    openai_picture = {"type": "image_url", "image_url": {"url": "data:x"}}
+    history = [
+        {"role": "user", "content": [{"type": "file", "file": {"path": "/tmp/a.png"}}]},
+        {"role": "user", "content": {"path": "/tmp/b.png"}},
+        {"role": "user", "content": [{"type": "text", "text": "and?"}, openai_picture]},
+    ]
+
+    assert normalize_history(history) == [
+        {"role": "user", "content": [Attachment({"path": "/tmp/a.png"})]},
+        {"role": "user", "content": [Attachment({"path": "/tmp/b.png"})]},
+        {"role": "user", "content": [Attachment("data:x"), {"type": "text", "text": "and?"}]},
+    ]
 
 
 def test_messages_are_system_then_history_then_user():

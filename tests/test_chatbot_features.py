@@ -19,7 +19,6 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import StatusUpdate
-from huggingface_hub.inference._providers import CONVERSATIONAL_AUTO_ROUTER
 
 from common.backends.local import LocalChat
 from common.backends.remote import REMOTE_CONTEXT_WINDOW, RemoteChat, estimate_tokens
@@ -38,7 +37,7 @@ from testing.apps import running_app, settings_from
 from testing.chatbot_page import ChatbotPage
 from testing.inference_server import InferenceTestServer
 from tests.conftest import TEST_TOKEN
-from tests.harness import app_fixture, card
+from tests.harness import app_fixture, card, hub_settings
 
 if TYPE_CHECKING:
     from testing.tiny_models import TinyModels
@@ -140,12 +139,6 @@ def test_a_long_conversation_is_counted_a_handful_of_times_not_once_per_turn():
 # The models offered
 
 
-def hub_settings(server: InferenceTestServer, **extra: str) -> Settings:
-    """Chat through Hugging Face's routing (no endpoint URL), every other task at the test server."""
-    environ = {name: value for name, value in server.env().items() if name != "HF_API_CHAT_BASE"}
-    return settings_from({**environ, "HF_TOKEN": TEST_TOKEN, **extra})
-
-
 def test_through_providers_the_configured_model_comes_first_then_the_others(inference_server):
     assert offered_models(hub_settings(inference_server)) == tuple(PROVIDER_CHAT_MODELS)
     assert offered_models(hub_settings(inference_server, CHAT_MODEL="HuggingFaceTB/SmolLM3-3B")) == (
@@ -198,19 +191,6 @@ def chatbot(chatbot_app: Client, server: InferenceTestServer) -> Client:
     """The app in a new session: each test's conversation starts empty."""
     chatbot_app.reset_session()
     return chatbot_app
-
-
-@pytest.fixture
-def routed_to_test_server(
-    server: InferenceTestServer, monkeypatch: pytest.MonkeyPatch
-) -> InferenceTestServer:
-    """Hugging Face's chat router, stood in for by the test server.
-
-    Calls by hub id go to the router, which picks a provider for the model named in the payload;
-    here they reach the test server instead, so the model a visitor picked can be read off the request.
-    """
-    monkeypatch.setattr(CONVERSATIONAL_AUTO_ROUTER, "base_url", server.endpoint("chat"))
-    return server
 
 
 def notes(job: Any) -> list[str]:
@@ -346,7 +326,7 @@ def test_retry_asks_again_and_undo_takes_the_last_turn_back(chatbot, server):
     page.fire(page.chatbot, "undo")
 
     assert page.conversation == [("user", "first"), ("assistant", "You said: first (turn 1)")]
-    assert page.values[page.message_box] == "second", "the undone message is back in the box to edit"
+    assert page.values[page.message_box] == {"text": "second", "files": []}, "back in the box to edit"
     page.send("third")
     assert server.requests_for("chat")[-1].json["messages"][-2:] == [
         {"role": "assistant", "content": "You said: first (turn 1)"},

@@ -125,6 +125,8 @@ def hostile_value(component: dict[str, Any], path: str) -> Any:
         return [{"role": "user", "content": [{"type": "file", "file": file_payload(path)}]}]
     if component.get("type") == "dataset":  # the index of a saved conversation or an example
         return 0
+    if component.get("type") == "multimodaltextbox":  # the chat's message box, with pictures
+        return {"text": "what is this?", "files": [file_payload(path)]}
     if component.get("type") == "browserstate":
         return [
             [{"role": "user", "content": [{"file": {"path": path}, "alt_text": None}]}],
@@ -545,3 +547,133 @@ def test_no_response_of_an_image_app_returns_a_server_picture(apps, server_files
         served = httpx.get(f"{apps['game'].rstrip('/')}/{url}", timeout=10).content
         assert served != original
         assert Image.open(io.BytesIO(served)).size != (24, 16)
+
+
+# 9. A chat message's pictures: only files the app received, data: URLs, never a path or a URL.
+
+
+def chat_with_picture(base_url: str, picture: Any, history: Any = None) -> Result:
+    """`/chat` over REST with one picture attached to the message, or named in the history."""
+    if history is not None:
+        return call_api(base_url, "chat", ["what is this?", "", 0.7, 64, history, None])
+    return call_api(
+        base_url, "chat", [{"text": "what is this?", "files": [picture]}, "", 0.7, 64, None, None]
+    )
+
+
+def picture_data_url(image: Image.Image, format: str = "PNG") -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return f"data:image/{format.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+@pytest.mark.parametrize("target", ["picture", "secret", "missing", "fifo", "/dev/zero", "/etc/passwd"])
+def test_a_chat_picture_never_opens_a_path_the_caller_names(apps, server, server_files, target):
+    paths = {"missing": str(server_files["secret"].parent / "no-such-file.png"), **server_files}
+    path = str(paths.get(target, target))
+    for where, picture, history in [
+        ("message, as a path", path, None),
+        ("message, as a file dict", {"path": path}, None),
+        ("message, as Gradio's file data", file_payload(path), None),
+        (
+            "history, as a file part",
+            None,
+            [{"role": "user", "content": [{"type": "file", "file": {"path": path}}]}],
+        ),
+        ("history, as the content", None, [{"role": "user", "content": {"path": path}}]),
+    ]:
+        result = chat_with_picture(apps["chatbot"], picture, history)
+        assert result.failed and NOT_UPLOADED in result.message, (where, result.raw)
+        assert path not in result.raw and "Errno" not in result.raw and not leaks(result.raw), where
+    assert server.requests_for("chat") == []
+
+
+def test_gradio_client_cannot_name_a_server_file_as_a_picture(apps, server, server_files):
+    client = Client(apps["chatbot"], verbose=False)
+    for picture in (str(server_files["secret"]), {"path": str(server_files["picture"])}):
+        with pytest.raises(AppError, match=NOT_UPLOADED) as refused:
+            client.predict({"text": "what is this?", "files": [picture]}, api_name="/chat")
+        assert str(server_files["secret"].parent) not in str(refused.value)
+    assert server.requests_for("chat") == []
+
+
+def test_a_chat_picture_named_by_url_is_never_fetched(apps, server, public_host):
+    client = Client(apps["chatbot"], verbose=False)
+    with listener() as (address, received):
+        url = f"http://{public_host}:{address.split(':')[1]}/latest/meta-data/iam.png"
+        with pytest.raises(AppError, match="does not fetch files from URLs"):
+            client.predict({"text": "what is this?", "files": [handle_file(url)]}, api_name="/chat")
+        for picture, history in [
+            (url, None),
+            (file_payload(url), None),
+            (None, [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]),
+        ]:
+            assert (
+                "does not fetch files from URLs"
+                in chat_with_picture(apps["chatbot"], picture, history).message
+            )
+    assert received == []
+    assert server.requests_for("chat") == []
+
+
+def test_a_chat_picture_that_is_no_file_gets_one_message_naming_it(apps, server):
+    for picture, message in [
+        (
+            42,
+            "Each file of a message must be a picture uploaded to this app (gradio_client's handle_file) "
+            "or a data: URL (data:image/png;base64,...), not 42.",
+        ),
+        ([["nested"]], 'or a data: URL (data:image/png;base64,...), not [["nested"]].'),
+        ({"name": "x.png"}, 'not {"name": "x.png"}.'),
+        ("data:image/png,not-base64", "This data: URL holds no base64 picture"),
+        ("data:image/png;base64,@@@", "This data: URL holds no base64 picture"),
+        ("data:text/plain;base64,aGVsbG8=", "This file is not an image Pillow can read"),
+    ]:
+        result = chat_with_picture(apps["chatbot"], picture)
+        assert result.failed and message in result.message, (picture, result.raw)
+    not_a_list = call_api(apps["chatbot"], "chat", [{"text": "hi", "files": "x.png"}])
+    assert not_a_list.message == 'The message\'s files must be a list of pictures, not "x.png".'
+    assert server.requests_for("chat") == []
+
+
+def test_a_data_url_is_checked_like_an_upload_and_bounded_before_it_is_decoded(apps, server):
+    bomb = picture_data_url(Image.new("1", (10_000, 10_000)))
+    heavy = "data:image/png;base64," + "A" * (36 * 2**20)
+
+    assert chat_with_picture(apps["chatbot"], bomb).message == (
+        "The image has 10000x10000 pixels, over the limit of 40 megapixels: resize it and try again."
+    )
+    assert chat_with_picture(apps["chatbot"], heavy).message == "The image is 27 MB; the limit is 25 MB."
+    assert server.requests_for("chat") == []
+
+
+def test_a_fifo_in_the_upload_folder_never_holds_a_chat_reply(apps, server):
+    folder = Path(get_upload_folder()) / "probe-chat-fifo"
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo = folder / "picture.png"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    results: dict[str, Result] = {}
+    hostile = threading.Thread(
+        target=lambda: results.update(hostile=chat_with_picture(apps["chatbot"], {"path": str(fifo)}))
+    )
+    hostile.start()
+    assert (
+        Client(apps["chatbot"], verbose=False).predict("hello", api_name="/chat")
+        == "You said: hello (turn 1)"
+    )
+    hostile.join(30)
+    assert not hostile.is_alive(), "the hostile call never ended"
+    assert NOT_UPLOADED in results["hostile"].message
+
+
+def test_over_mcp_a_chat_picture_comes_as_a_data_url(apps, server):
+    url = f"{apps['chatbot'].rstrip('/')}/gradio_api/mcp/"
+    picture = picture_data_url(Image.new("RGB", (20, 10), (0, 200, 0)))
+
+    result = asyncio.run(mcp_call(url, "chat", {"message": {"text": "what is this?", "files": [picture]}}))
+
+    assert not result.isError, result.content
+    assert result.content[0].text == "You said: what is this? (turn 1, 1 picture)"
+    [request] = server.requests_for("chat")
+    assert request.json["messages"][-1]["content"][0] == {"type": "image_url", "image_url": {"url": picture}}

@@ -47,9 +47,13 @@ def build_demo(settings: Settings | None = None, tools: ToolBox | None = None) -
     # The page's picker keeps its choice as the page's session state.
     model = gr.State(task.model)
     system_message = gr.Textbox(label=ui("chatbot_system_message"), value=DEFAULT_SYSTEM_MESSAGE, lines=2)
-    message = gr.Textbox(
+    # Pictures ride along with the text, several at once, for a model that sees them.
+    message = gr.MultimodalTextbox(
         label=ui("chatbot_message"),
         placeholder=ui("chatbot_message_placeholder"),
+        file_types=["image"],
+        file_count="multiple",
+        sources=["upload"],
         submit_btn=True,
         stop_btn=True,
         autofocus=True,
@@ -81,6 +85,7 @@ def build_demo(settings: Settings | None = None, tools: ToolBox | None = None) -
         use_tools = gr.Checkbox(value=True, label=ui("chatbot_use_tools"), visible=False)
         chat = gr.ChatInterface(
             task.page_chat,
+            multimodal=True,
             # The page's chat keeps its history in the visitor's session; programs and agents get the
             # stateless /chat below instead, so no two callers (MCP clients share a session) ever share one.
             api_name="page_chat",
@@ -100,8 +105,11 @@ def build_demo(settings: Settings | None = None, tools: ToolBox | None = None) -
             save_history=True,
             flagging_mode="never",
             concurrency_limit=replies_at_once,
-            # An empty message never leaves the box: nothing to answer, nothing to undo.
-            validator=lambda message: gr.validate(bool(message.strip()), text("chatbot_type_first")),
+            # An empty message never leaves the box: nothing to answer, nothing to undo. A picture alone
+            # is a message.
+            validator=lambda message: gr.validate(
+                bool(message and (message["text"].strip() or message["files"])), text("chatbot_type_first")
+            ),
         )
         keep_chat_compact(chat)
         # Replies wait their turn in Gradio's queue, the page's and the API's alike, rather than
@@ -130,7 +138,7 @@ def build_demo(settings: Settings | None = None, tools: ToolBox | None = None) -
         demo.load(lambda: tools_switch(task), outputs=use_tools, queue=False, api_visibility="private")
         # Gradio blanks the message box's placeholder while a reply is written; bring it back after.
         chat.saved_conversations.change(
-            lambda: gr.Textbox(placeholder=ui("chatbot_message_placeholder")),
+            lambda: gr.MultimodalTextbox(placeholder=ui("chatbot_message_placeholder")),
             outputs=message,
             queue=False,
             api_visibility="private",

@@ -2,15 +2,16 @@
 
 Gradio's chatbot history carries more than the model needs: content may be a plain string or a
 list of typed parts, and messages have `metadata` and `options` keys. Servers want plain
-`{"role", "content"}` strings, so history is normalised once, here. A conversation can also
-outgrow the model's context window; it is then cut to fit, oldest turns first.
+`{"role", "content"}` messages, their content a string, or OpenAI content parts where a user attached
+pictures, so history is normalised once, here. A conversation can also outgrow the model's context
+window; it is then cut to fit, oldest turns first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from common.errors import user_error
 from common.i18n import catalog
@@ -20,6 +21,40 @@ from common.reasoning import split_thinking
 # runs on the event loop (a million characters is about 0.1 s of counting, far over any window).
 MAX_HISTORY_MESSAGES = 1000
 MAX_HISTORY_CHARS = 1_000_000
+# Qwen2.5-VL reads one token per 28x28 pixels, and its model card suggests at most 1,280 such tokens
+# a picture: 1,003,520 pixels, about 1000x1000. Larger pictures are scaled down to it
+# (`common.pictures`).
+PICTURE_PIXELS = 1280 * 28 * 28
+PICTURE_TOKENS = 1282
+"""What one picture is counted as in the context window: Qwen2.5-VL's 1,280 tokens for a picture of
+`PICTURE_PIXELS`, and the two that open and close it. Other vision models take fewer for the same
+picture (Gemma 3 256, GPT-4o 765 at 1024x1024), so a conversation counted this way fits them too."""
+
+
+class TextPart(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(TypedDict):
+    """A picture as OpenAI-compatible servers take it: `{"url": "data:image/png;base64,..."}`."""
+
+    type: Literal["image_url"]
+    image_url: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A picture a user attached, as the caller named it: a path, Gradio's file data or a `data:` URL,
+    not yet read nor checked (`common.pictures.read_pictures` does both). It is no JSON, so it can
+    never reach a server unread."""
+
+    reference: Any
+
+
+Part = TextPart | ImagePart | Attachment
+Content = str | list[Part]
+"""A message's content: its text, or a user's pictures then their text."""
 
 
 class _ToolFields(TypedDict, total=False):
@@ -31,7 +66,7 @@ class _ToolFields(TypedDict, total=False):
 
 class Message(_ToolFields):
     role: str
-    content: str
+    content: Content
 
 
 def message_text(content: Any) -> str:
@@ -53,6 +88,13 @@ def _part_text(part: Any) -> str:
     return ""
 
 
+def pictures_in(content: Content) -> int:
+    """How many pictures a message's content holds, read or not."""
+    if isinstance(content, str):
+        return 0
+    return sum(isinstance(part, Attachment) or part.get("type") == "image_url" for part in content)
+
+
 def check_history(history: object) -> list[dict[str, Any]]:
     """A caller's history as a list of messages, or a clear error: it comes from anyone's script."""
     if history is None:
@@ -70,11 +112,14 @@ def check_history(history: object) -> list[dict[str, Any]]:
 def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Message]:
     """Plain `{"role", "content"}` messages from Gradio history.
 
-    Drops what a model must not see as dialogue: messages with no text (files, components),
-    messages the app showed beside the answers (those whose `metadata` has a title: the model's
-    reasoning, a "reply cut off" note), reasoning in a `<think>` block at the start of an answer,
-    and a message the page could not answer (the one before a "no reply" note): it is sent again as
-    it stands when the visitor retries or types it anew.
+    Keeps a user's attached pictures in their turn, as `Attachment`s before the text, so a later
+    question about the same picture still shows it: Gradio's file parts (`{"type": "file", "file":
+    {"path": ...}}`), a file dict as the content, and OpenAI's `image_url` parts. Drops what a model
+    must not see as dialogue: messages with neither text nor pictures (components, an assistant's
+    files), messages the app showed beside the answers (those whose `metadata` has a title: the
+    model's reasoning, a "reply cut off" note), reasoning in a `<think>` block at the start of an
+    answer, and a message the page could not answer (the one before a "no reply" note): it is sent
+    again as it stands when the visitor retries or types it anew.
     """
     no_reply_titles = {texts.get("note_no_reply_title") for texts in catalog().values()}
     messages: list[Message] = []
@@ -94,13 +139,38 @@ def normalize_history(history: Iterable[Mapping[str, Any]] | None) -> list[Messa
         if role == "assistant":  # reasoning a caller sent back in its think block stays out too
             text = split_thinking(text)[1]
         text = text.strip()
-        if text:
+        pictures = attachments(item.get("content")) if role == "user" else []
+        if pictures:
+            messages.append({"role": role, "content": with_text(pictures, text)})
+            last_kept = item
+        elif text:
             messages.append({"role": role, "content": text})
             last_kept = item
     return messages
 
 
-def build_messages(system_message: str, history: list[Message], user_message: str) -> list[Message]:
+def attachments(content: Any) -> list[Part]:
+    """The pictures of one message's content, in order, unread; like `message_text`, one level deep."""
+    found: list[Part] = []
+    for part in content if isinstance(content, list) else [content]:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("type") == "file":
+            found.append(Attachment(part.get("file")))
+        elif part.get("type") == "image_url":
+            image = part.get("image_url")
+            found.append(Attachment(image.get("url") if isinstance(image, Mapping) else image))
+        elif "type" not in part and "path" in part:  # a file as the whole content
+            found.append(Attachment(part))
+    return found
+
+
+def with_text(pictures: list[Part], text: str) -> list[Part]:
+    """A user's content: the pictures first, as vision models are trained to read them, then the text."""
+    return [*pictures, {"type": "text", "text": text}] if text else pictures
+
+
+def build_messages(system_message: str, history: list[Message], user_message: Content) -> list[Message]:
     """`[system, ...history, user]`; the system message is left out when blank."""
     system: list[Message] = [{"role": "system", "content": system_message}] if system_message.strip() else []
     return [*system, *history, {"role": "user", "content": user_message}]
@@ -114,11 +184,15 @@ def fold_system_message(messages: list[Message]) -> list[Message]:
     """
     if not messages or messages[0]["role"] != "system":
         return messages
-    system, rest = messages[0]["content"], messages[1:]
+    system, rest = message_text(messages[0]["content"]), messages[1:]
     first_user = next((n for n, message in enumerate(rest) if message["role"] == "user"), None)
     if first_user is None:
         return [{"role": "user", "content": system}, *rest]
-    folded: Message = {"role": "user", "content": f"{system}\n\n{rest[first_user]['content']}"}
+    content = rest[first_user]["content"]
+    opened: Content = (
+        f"{system}\n\n{content}" if isinstance(content, str) else [{"type": "text", "text": system}, *content]
+    )
+    folded: Message = {"role": "user", "content": opened}
     return [*rest[:first_user], folded, *rest[first_user + 1 :]]
 
 
@@ -160,7 +234,7 @@ def split_turns(history: list[Message]) -> list[list[Message]]:
 
 
 async def fit_to_window(
-    system_message: str, history: list[Message], user_message: str, *, budget: int, count: TokenCounter
+    system_message: str, history: list[Message], user_message: Content, *, budget: int, count: TokenCounter
 ) -> FittedConversation:
     """`build_messages(...)` within `budget` tokens, leaving out the oldest whole turns first.
 

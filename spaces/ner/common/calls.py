@@ -18,6 +18,7 @@ import gradio as gr
 from gradio.blocks import BlockFunction
 from gradio.components import Checkbox, Dropdown, File, Image, Number, Slider, Textbox
 from gradio.components.api_component import Api
+from gradio_client.utils import is_file_obj_with_meta
 
 from common.components import check_held_file
 from common.errors import user_error
@@ -92,6 +93,7 @@ def checked_call(block_fn: BlockFunction, values: list[Any], parameters: list[di
             checked[index] = value = parameter["parameter_default"]
         if isinstance(component, JSON_COMPONENTS):
             check_value(name, value, parameter["type"])
+            check_files_within(name, value)
         elif isinstance(component, FILE_COMPONENTS):
             check_file(name, value)
     return checked
@@ -119,6 +121,21 @@ def check_file(name: str, value: Any) -> None:
     location = value.get("path") or value.get("url")
     if isinstance(location, str):
         check_held_file(location)
+
+
+def check_files_within(name: str, value: Any) -> None:
+    """Gradio's file data anywhere in a JSON value (a picture of a chat message, say) names a file
+    this app received: Gradio would refuse any other with an error whose text it hides. Read without
+    recursion, so a deeply nested value costs nothing."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if is_file_obj_with_meta(item):
+            check_file(name, item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def check_value(name: str, value: Any, schema: dict[str, Any]) -> None:

@@ -111,6 +111,9 @@ GRADIO_BUTTONS = {
     "Upload file": "button_upload_file",
     "Capture from camera": "button_camera",
     "Paste from clipboard": "button_paste",
+    # The chat's message box: it takes pictures only.
+    "Upload a file": "button_attach_picture",
+    "Remove file": "button_remove_file",
 }
 BUTTON_NAMES = {
     language: {english: texts[key] for english, key in GRADIO_BUTTONS.items()}
@@ -118,10 +121,11 @@ BUTTON_NAMES = {
 }
 BUTTON_NAMES["zh"] = BUTTON_NAMES[CHINESE]
 # What Gradio leaves to the keyboard and the eye: a chat's send button stays disabled while the
-# message box is empty (Gradio enables it whenever the box is enabled, so the button is watched
-# rather than set once); in the box that edits a sent message Enter sends (Shift+Enter is a new
-# line), as in the message box; toasts are titled, example images and the image input's buttons
-# named, in the browser's language.
+# message box holds neither text nor a picture (Gradio enables it whenever the box is enabled, so the
+# button is watched rather than set once); the box's text area is named by the box's label, which
+# Gradio's multimodal box shows to no one; in the box that edits a sent message Enter sends
+# (Shift+Enter is a new line), as in the message box; toasts are titled, example images and the
+# buttons of the image input and the message box named, in the browser's language.
 PAGE_SCRIPT = f"""() => {{
   const language = navigator.language;
   const inLanguage = (texts) => texts[language] || texts[language.split("-")[0]] || texts.en;
@@ -130,9 +134,15 @@ PAGE_SCRIPT = f"""() => {{
   const buttonNames = inLanguage({json.dumps(BUTTON_NAMES, ensure_ascii=False)});
   const sync = () => {{
     for (const send of document.querySelectorAll(".{CHAT_MESSAGE_BOX} button.submit-button")) {{
-      const box = send.closest(".{CHAT_MESSAGE_BOX}").querySelector("textarea");
-      const disabled = !box || box.disabled || !box.value.trim();
+      const message = send.closest(".{CHAT_MESSAGE_BOX}");
+      const box = message.querySelector("textarea");
+      const attached = message.querySelector(".thumbnail-item") !== null;
+      const disabled = !box || box.disabled || (!box.value.trim() && !attached);
       if (send.disabled !== disabled) send.disabled = disabled;
+      const label = message.querySelector("[data-testid=block-info]");
+      if (box && label && !box.hasAttribute("aria-label")) {{
+        box.setAttribute("aria-label", label.textContent.trim());
+      }}
     }}
     for (const title of document.querySelectorAll("[data-testid=toast-body] .toast-title-row > span")) {{
       const shown = title.firstChild;

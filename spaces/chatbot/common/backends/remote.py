@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from common.backends.base import ImageRequest, Notifier, StepCallback, Token
 from common.backends.endpoint_info import ASKED_FOR_WINDOW, context_window_reported
-from common.chat import Message
+from common.chat import PICTURE_TOKENS, Message, message_text, pictures_in
 from common.chat_models import PROVIDER_CHAT_MODELS
 from common.errors import (
     AuthenticationError,
@@ -452,8 +452,14 @@ class RemoteChat(RemoteBackend):
         return self._reported_window
 
     async def count_tokens(self, messages: list[Message]) -> int:
-        # A few tokens per message for the role markers of chat templates.
-        return sum(estimate_tokens(message["content"]) + 4 for message in messages)
+        # A few tokens per message for the role markers of chat templates; a picture is a fixed figure
+        # (`PICTURE_TOKENS`), whatever the length of the data that carries it.
+        return sum(
+            estimate_tokens(message_text(message["content"]))
+            + PICTURE_TOKENS * pictures_in(message["content"])
+            + 4
+            for message in messages
+        )
 
     async def stream_reply(
         self,

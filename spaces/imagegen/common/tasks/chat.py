@@ -28,6 +28,7 @@ from common.errors import (
     user_error,
 )
 from common.i18n import DEFAULT_LANGUAGE, text
+from common.pictures import Content, MultimodalMessage, Sight, read_pictures, refused_pictures, user_content
 from common.reasoning import ReplyDelta
 from common.settings import Settings
 from common.tool_calls import ToolCall
@@ -263,6 +264,10 @@ class ChatTask:
         }
         self.tools = tools or ToolBox(settings.mcp_servers or (), show_note)
         self._tools_refused_until: dict[str, float] = {}
+        # Whether each model sees pictures, so one it cannot see is refused before any call.
+        self._sights = {
+            model: Sight.of(with_chat_model(settings, model), self.models) for model in self.models
+        }
 
     @property
     def offers_tools(self) -> bool:
@@ -284,7 +289,7 @@ class ChatTask:
 
     async def chat(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
         max_tokens: int = int(MAX_TOKENS.default),
@@ -302,11 +307,15 @@ class ChatTask:
         also titled. Titled messages are left out of `history` when it is sent back.
 
         Args:
-            message: the user's message.
+            message: the user's message: its text, or {"text": ..., "files": [...]} with up to 4
+                pictures, each uploaded to this app (gradio_client's handle_file) or a data: URL
+                ("data:image/png;base64,..."), for a model that sees pictures.
             system_message: instructions that frame the assistant's behaviour.
             temperature: sampling temperature (0.1-1); higher is more varied.
             max_tokens: the longest reply to generate, in tokens.
-            history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text}.
+            history: earlier messages, oldest first: {"role": "user" or "assistant", "content": text};
+                a user's pictures as parts of the content, {"type": "file", "file": <uploaded file>}
+                or {"type": "image_url", "image_url": {"url": "data:..."}}, before a text part.
             model: one of the offered models; by default the configured one.
             use_tools: whether the model may call the tools of the app's MCP servers.
 
@@ -327,7 +336,7 @@ class ChatTask:
 
     async def page_chat(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         history: list[dict[str, Any]],
         system_message: str = DEFAULT_SYSTEM_MESSAGE,
         temperature: float = TEMPERATURE.default,
@@ -353,7 +362,7 @@ class ChatTask:
 
     async def _reply(
         self,
-        message: str,
+        message: str | MultimodalMessage,
         history: list[dict[str, Any]],
         system_message: str,
         temperature: float,
@@ -367,16 +376,16 @@ class ChatTask:
         system_message = clean_text(
             system_message, what="field_system_message", max_chars=MAX_MESSAGE_CHARS, required=False
         )
-        message = clean_text(message, what="field_message", max_chars=MAX_MESSAGE_CHARS)
+        content = user_content(message, max_chars=MAX_MESSAGE_CHARS)
         temperature = check_float(temperature, name="temperature", allowed=TEMPERATURE)
         max_tokens = check_int(max_tokens, name="max_tokens", allowed=MAX_TOKENS)
 
+        earlier = self._sights[model].admit(content, normalize_history(history))
         try:
-            messages = await self._fit(
-                backend, system_message, normalize_history(history), message, max_tokens
-            )
+            messages = await self._fit(backend, system_message, earlier, content, max_tokens)
         except InferenceError as error:
             raise backend_error(error) from error
+        messages = await read_pictures(messages)
         token = visitor_token(oauth_token)
         tools = {tool.model_name: tool for tool in await self._tools_for(model, backend, use_tools)}
         reply = ShownReply()
@@ -435,12 +444,16 @@ class ChatTask:
             async for output in self._round(backend, request, reply, calls):
                 yield output
         except ToolsRefusedError as refusal:
-            self._tools_refused_until[model] = time.monotonic() + TOOLS_REFUSED_FOR
             reason = refusal.reason
-            logger.warning("%s refused tools, so it chats without them: %s", backend.where, reason)
+            logger.warning(
+                "%s refused a request with tools, so it is sent without: %s", backend.where, reason
+            )
             reply.note("note_tools_refused_title", text("note_tools_refused", error=reason))
             async for output in self._round(backend, request.without_tools(), reply, calls):
                 yield output
+            # Only once the same request went through without them: it was the tools that were refused
+            # (not, say, the pictures).
+            self._tools_refused_until[model] = time.monotonic() + TOOLS_REFUSED_FOR
 
     async def _tools_for(self, model: str, backend: ChatBackend, use_tools: bool) -> list[Tool]:
         """The tools offered to `model`: none when the visitor turned them off, the backend cannot
@@ -481,7 +494,7 @@ class ChatTask:
             over_window = isinstance(error, ContextWindowExceededError)
             if request.tools and not over_window and not calls and reply.answer == "":
                 raise ToolsRefusedError(error) from error
-            raise backend_error(error) from error
+            raise backend_error(refused_pictures(error, request.messages)) from error
         except StreamInterruptedError as error:
             if reply.empty:
                 raise backend_error(error) from error
@@ -503,7 +516,7 @@ class ChatTask:
 
     @staticmethod
     async def _fit(
-        backend: ChatBackend, system_message: str, history: list[Message], message: str, max_tokens: int
+        backend: ChatBackend, system_message: str, history: list[Message], message: Content, max_tokens: int
     ) -> list[Message]:
         """The messages to send, leaving room for the reply in the model's context window; the visitor
         is told when the oldest turns had to be left out."""
