@@ -302,9 +302,11 @@ def share_chat_queue(chat: gr.ChatInterface) -> None:
     `CHAT_REPLIES`, where the `/chat` endpoint is too: one limit for every reply the server writes.
 
     Those are the events `gr.ChatInterface` gave its own `concurrency_limit`; it offers no
-    `concurrency_id`, so the group is set on them once the interface is built.
+    `concurrency_id`, so the group is set on them once the interface is built. An interface built
+    inside a page registers its events on the page, so those are looked for there.
     """
-    for block_fn in chat.fns.values():
+    page = gr.context.Context.root_block or chat
+    for block_fn in page.fns.values():
         if block_fn.concurrency_limit != "default":
             block_fn.concurrency_id = CHAT_REPLIES
 
