@@ -891,14 +891,15 @@ class InferenceTestServer:
         if tools and self.refuse_tools:
             refusal = {"message": TOOLS_REFUSED, "type": "BadRequestError", "param": None, "code": 400}
             return JSONResponse({"error": refusal}, status_code=400)
+        rounds_done = tool_rounds_done(messages)
         calls = (
             requested_tool_calls(messages, tools)
-            if payload.get("tool_choice") != "none" and tool_rounds_done(messages) < self.tool_rounds
+            if payload.get("tool_choice") != "none" and rounds_done < self.tool_rounds
             else []
         )
         answer = chat_reply_with_tools(messages)
         if calls:
-            tokens = tool_call_deltas(calls, tool_rounds_done(messages) + 1)
+            tokens = tool_call_deltas(calls, rounds_done + 1)
         elif answer is not None:
             tokens = [{"content": token} for token in chat_tokens(answer)]
         else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import json
 import logging
 import sys
@@ -29,17 +28,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import gradio as gr
 import httpx
 from gradio.processing_utils import save_bytes_to_cache
 from gradio.utils import get_upload_folder
 from mcp import ClientSession, McpError, types
 from mcp.client.streamable_http import streamable_http_client
-from PIL import Image, UnidentifiedImageError
 
 from common.backends.base import Notifier, Token
 from common.backends.remote import ADDRESS
 from common.errors import log_note
-from common.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from common.images import MAX_IMAGE_BYTES, check_header
+from common.pictures import MAX_DATA_URL_CHARS, SENT_AS_IS
 from common.settings import ToolServer
 from common.tool_calls import ToolCall
 
@@ -221,7 +221,10 @@ def _image_description(text: str) -> str | None:
 
 
 def _saved_image(content: types.ImageContent) -> Path | None:
-    """The image as a PNG or JPEG file in Gradio's cache, or None if it is not a sane image."""
+    """The image as a file in Gradio's cache, or None if it is not an image an upload could be: its
+    size bounded before it is decoded, its header checked as an upload's is (`check_header`)."""
+    if len(content.data) > MAX_DATA_URL_CHARS:
+        return None
     try:
         data = base64.b64decode(content.data, validate=True)
     except (binascii.Error, ValueError):
@@ -229,14 +232,12 @@ def _saved_image(content: types.ImageContent) -> Path | None:
     if len(data) > MAX_IMAGE_BYTES:
         return None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            extension = (image.format or "").lower()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        header = check_header(data)
+    except gr.Error:
         return None
-    if width * height > MAX_IMAGE_PIXELS or extension not in ("png", "jpeg", "webp", "gif"):
+    if header.format not in SENT_AS_IS:
         return None
-    return Path(save_bytes_to_cache(data, f"tool.{extension}", get_upload_folder()))
+    return Path(save_bytes_to_cache(data, f"tool.{header.format.lower()}", get_upload_folder()))
 
 
 def why(error: BaseException) -> str:

@@ -422,7 +422,11 @@ class ChatTask:
             yield final
 
     def _offers_tools(self, model: str, tools: dict[str, Tool]) -> bool:
-        return bool(tools) and time.monotonic() >= self._tools_refused_until.get(model, 0.0)
+        return bool(tools) and not self._refused_tools(model)
+
+    def _refused_tools(self, model: str) -> bool:
+        """Whether `model` refused tools a short while ago, in this reply or an earlier one."""
+        return time.monotonic() < self._tools_refused_until.get(model, 0.0)
 
     async def _run(
         self, tools: dict[str, Tool], call: ToolCall, number: int, token: str | None
@@ -458,9 +462,7 @@ class ChatTask:
     async def _tools_for(self, model: str, backend: ChatBackend, use_tools: bool) -> list[Tool]:
         """The tools offered to `model`: none when the visitor turned them off, the backend cannot
         offer them, or the model refused them a short while ago."""
-        if not use_tools or not backend.calls_tools or not self.tools.servers:
-            return []
-        if time.monotonic() < self._tools_refused_until.get(model, 0.0):
+        if not use_tools or not backend.calls_tools or not self.tools.servers or self._refused_tools(model):
             return []
         return await self.tools.tools()
 
